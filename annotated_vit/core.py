@@ -7,7 +7,7 @@ __all__ = ['SAMPLE_IMAGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ImageLoadError', '
            'show_images', 'set_seed', 'Resize', 'CenterCrop', 'RandomResizedCrop', 'RandomHorizontalFlip', 'to_tensor',
            'normalize', 'denormalize', 'Compose']
 
-# %% ../nbs/00_core.ipynb #1f00b100
+# %% ../nbs/00_core.ipynb #364bdf84
 import io, os, math, random
 from pathlib import Path
 import numpy as np
@@ -18,11 +18,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 import matplotlib.pyplot as plt
 import annotated_vit
 
-# %% ../nbs/00_core.ipynb #d2031fea
+# %% ../nbs/00_core.ipynb #5d0f8bf1
 class ImageLoadError(OSError):
     "An image could not be read: the message names the file and the reason."
 
-# %% ../nbs/00_core.ipynb #6eb200ad
+# %% ../nbs/00_core.ipynb #d2bedf1d
 def _src_name(src):
     "A short name for `src` to put in error messages."
     if isinstance(src, (str, os.PathLike)): return repr(str(src))
@@ -44,7 +44,7 @@ def _read_bytes(src)->bytes:
     if len(data) == 0: raise ImageLoadError(f"load_image: {name}: the file is empty (0 bytes)")
     return data
 
-# %% ../nbs/00_core.ipynb #a332f909
+# %% ../nbs/00_core.ipynb #4be423cf
 def _decode(data:bytes, name:str)->Image.Image:
     "Decode `data` with PIL, turning PIL's errors into `ImageLoadError`s that name the file."
     try: im = Image.open(io.BytesIO(data))
@@ -56,7 +56,7 @@ def _decode(data:bytes, name:str)->Image.Image:
         raise ImageLoadError(f"load_image: {name}: the {im.format} file is truncated or corrupt ({e})") from None
     return im
 
-# %% ../nbs/00_core.ipynb #3fe8eec1
+# %% ../nbs/00_core.ipynb #7c123f10
 def _composite_on_white(im:Image.Image)->Image.Image:
     "Flatten an image with transparency over a white background."
     rgba = im.convert('RGBA')
@@ -76,7 +76,7 @@ def _to_rgb(im:Image.Image)->Image.Image:
         return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)).convert('RGB')
     return im.convert('RGB')  # L, 1, P, CMYK, YCbCr, ...
 
-# %% ../nbs/00_core.ipynb #bc298205
+# %% ../nbs/00_core.ipynb #ad1ca982
 def load_image(
     src,      # a path (`str` or `Path`), the file's bytes, or a binary file object
     size=None,  # None keeps the size; int: shorter side; (H, W): exact size (see `Resize`)
@@ -89,7 +89,7 @@ def load_image(
     im = _to_rgb(im)
     return im if size is None else Resize(size)(im)
 
-# %% ../nbs/00_core.ipynb #91b5c72c
+# %% ../nbs/00_core.ipynb #962aa6d3
 _credit = "from scikit-image 0.26.0 (skimage/data), downscaled to <= 512 px and saved as JPEG"
 SAMPLE_IMAGES = {
     'astronaut': dict(file='astronaut.jpg', title='Astronaut Eileen Collins',
@@ -107,7 +107,7 @@ SAMPLE_IMAGES = {
                    licence='public domain (NASA)'),
 }
 
-# %% ../nbs/00_core.ipynb #162aa5a6
+# %% ../nbs/00_core.ipynb #4f3dca29
 def _images_dir()->Path:
     "The folder that holds the sample photos."
     pkg = Path(annotated_vit.__file__).parent
@@ -115,7 +115,7 @@ def _images_dir()->Path:
         if (d/SAMPLE_IMAGES['astronaut']['file']).is_file(): return d
     raise FileNotFoundError(f"sample images not found next to {pkg}: reinstall annotated_vit")
 
-# %% ../nbs/00_core.ipynb #9d9829c3
+# %% ../nbs/00_core.ipynb #13d221b6
 def sample_image(
     name:str,   # a key of `SAMPLE_IMAGES`
     size=None,  # passed to `load_image`: None, int (shorter side) or (H, W)
@@ -125,7 +125,7 @@ def sample_image(
         raise KeyError(f"sample_image: unknown name {name!r}; the sample images are {sorted(SAMPLE_IMAGES)}")
     return load_image(_images_dir()/SAMPLE_IMAGES[name]['file'], size=size)
 
-# %% ../nbs/00_core.ipynb #d9ba36ce
+# %% ../nbs/00_core.ipynb #fe52e31d
 def _to_hwc(im)->np.ndarray:
     "An image (PIL, tensor or array) as a numpy array matplotlib can draw: (H, W), (H, W, 3) or (H, W, 4)."
     if isinstance(im, Image.Image): return np.asarray(_to_rgb(im) if im.mode not in ('L', 'RGBA') else im)
@@ -139,7 +139,7 @@ def _to_hwc(im)->np.ndarray:
     if a.ndim not in (2, 3): raise ValueError(f"show_image: expected (H, W), (C, H, W) or (H, W, C), got shape {a.shape}")
     return np.clip(a, 0, 1) if a.dtype.kind == 'f' else a
 
-# %% ../nbs/00_core.ipynb #4ba70877
+# %% ../nbs/00_core.ipynb #5ae003a6
 def show_image(
     im,             # PIL image, (C, H, W) tensor, or (H, W, C) / (H, W) array
     ax=None,        # matplotlib Axes to draw on; a new figure if None
@@ -156,7 +156,7 @@ def show_image(
     if title is not None: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_core.ipynb #2d003205
+# %% ../nbs/00_core.ipynb #ac8ba1e1
 def show_images(
     ims,            # a list of images, anything `show_image` accepts
     titles=None,    # optional list of titles, one per image
@@ -176,7 +176,7 @@ def show_images(
     if suptitle: fig.suptitle(suptitle)
     return fig
 
-# %% ../nbs/00_core.ipynb #c9ac4b4d
+# %% ../nbs/00_core.ipynb #60846274
 def set_seed(
     seed:int,  # any integer
 ):
@@ -185,7 +185,7 @@ def set_seed(
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds CUDA devices
 
-# %% ../nbs/00_core.ipynb #995b9d7d
+# %% ../nbs/00_core.ipynb #6882a372
 def _hw(im)->tuple:
     "(H, W) of a PIL image or of a (..., H, W) tensor."
     return (im.height, im.width) if isinstance(im, Image.Image) else tuple(im.shape[-2:])
@@ -206,7 +206,7 @@ def _resize(im, hw:tuple, resample=Image.BICUBIC):
     if not im.is_floating_point(): y = y.round().clamp(0, 255).to(im.dtype)  # uint8 in, uint8 out
     return y[0] if im.ndim == 3 else y
 
-# %% ../nbs/00_core.ipynb #9d31ee91
+# %% ../nbs/00_core.ipynb #0ae88365
 class Resize:
     "Resize an image: the shorter side to `size` if it is an int, else to exactly `size` = (H, W)."
     def __init__(self,
@@ -225,7 +225,7 @@ class Resize:
     def __call__(self, im): return _resize(im, self.target(*_hw(im)), self.resample)
     def __repr__(self): return f"Resize(size={self.size})"
 
-# %% ../nbs/00_core.ipynb #b2819fa4
+# %% ../nbs/00_core.ipynb #2e88297d
 class CenterCrop:
     "Crop the central `size` = (H, W) box (an int means a square); smaller images are padded with zeros first."
     def __init__(self, size):  # int or (H, W)
@@ -237,7 +237,7 @@ class CenterCrop:
         return _crop(im, (H - h) // 2, (W - w) // 2, h, w)
     def __repr__(self): return f"CenterCrop(size={self.size})"
 
-# %% ../nbs/00_core.ipynb #e449b380
+# %% ../nbs/00_core.ipynb #6781356d
 def _pad_to(im, H:int, W:int):
     "Pad `im` with zeros (black) to (H, W), keeping it centred."
     h, w = _hw(im); top, left = (H - h) // 2, (W - w) // 2
@@ -245,7 +245,7 @@ def _pad_to(im, H:int, W:int):
         out = Image.new(im.mode, (W, H)); out.paste(im, (left, top)); return out
     return F.pad(im, (left, W - w - left, top, H - h - top))
 
-# %% ../nbs/00_core.ipynb #4a0e9cf0
+# %% ../nbs/00_core.ipynb #c40b9b4d
 class RandomResizedCrop:
     "Crop a random box of random area and aspect ratio and resize it to `size` (the Inception crop)."
     def __init__(self,
@@ -278,7 +278,7 @@ class RandomResizedCrop:
         return _resize(_crop(im, top, left, h, w), self.size, self.resample)
     def __repr__(self): return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
 
-# %% ../nbs/00_core.ipynb #dbb46c86
+# %% ../nbs/00_core.ipynb #39a3e138
 def _draw_boxes(im, boxes, ax=None):
     "Draw (top, left, h, w) boxes over `im`; return the Axes."
     ax = show_image(im, ax=ax, figsize=(5, 4))
@@ -286,7 +286,7 @@ def _draw_boxes(im, boxes, ax=None):
         ax.add_patch(plt.Rectangle((l, t), w, h, fill=False, lw=2, color=c))
     return ax
 
-# %% ../nbs/00_core.ipynb #02d37227
+# %% ../nbs/00_core.ipynb #ae38dca8
 class RandomHorizontalFlip:
     "Mirror the image left-right with probability `p`."
     def __init__(self, p:float=0.5): self.p = p  # probability of a flip
@@ -295,11 +295,11 @@ class RandomHorizontalFlip:
         return im.transpose(Image.FLIP_LEFT_RIGHT) if isinstance(im, Image.Image) else im.flip(-1)
     def __repr__(self): return f"RandomHorizontalFlip(p={self.p})"
 
-# %% ../nbs/00_core.ipynb #dff4ca52
+# %% ../nbs/00_core.ipynb #6931fdaf
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per-channel mean of ImageNet, RGB, in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)   # per-channel standard deviation of ImageNet
 
-# %% ../nbs/00_core.ipynb #b477737b
+# %% ../nbs/00_core.ipynb #66ebe1fd
 def to_tensor(
     im,  # PIL image, or an (H, W, C) / (H, W) uint8 array
 )->Tensor:  # (C, H, W) float32 in [0, 1]
@@ -310,7 +310,7 @@ def to_tensor(
     if a.dtype != np.uint8: raise ValueError(f"to_tensor: expected uint8 pixels, got {a.dtype}")
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255  # H W C -> C H W
 
-# %% ../nbs/00_core.ipynb #05384cb3
+# %% ../nbs/00_core.ipynb #e4a81f81
 def _stats(v, x:Tensor)->Tensor:
     "Per-channel statistics `v` as a (C, 1, 1) tensor on `x`'s device and dtype."
     v, C = torch.as_tensor(v, dtype=x.dtype, device=x.device), x.shape[-3]
@@ -318,7 +318,7 @@ def _stats(v, x:Tensor)->Tensor:
         raise ValueError(f"expected 1 or {C} per-channel values for a tensor with C={C}, got shape {tuple(v.shape)}")
     return v.view(-1, 1, 1)
 
-# %% ../nbs/00_core.ipynb #f4697330
+# %% ../nbs/00_core.ipynb #1dff6c09
 def normalize(
     x:Tensor,             # (C, H, W) or (B, C, H, W) in [0, 1]
     mean=IMAGENET_MEAN,   # per-channel mean, C values
@@ -335,7 +335,7 @@ def denormalize(
     "Undo `normalize`: multiply by `std` and add `mean`."
     return x * _stats(std, x) + _stats(mean, x)
 
-# %% ../nbs/00_core.ipynb #ca94ded3
+# %% ../nbs/00_core.ipynb #75c55ba3
 class Compose:
     "Apply `transforms` one after the other."
     def __init__(self, transforms): self.transforms = list(transforms)  # callables, applied in order

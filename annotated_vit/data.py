@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CLASSES', 'SCALE_GROUPS', 'shape_sdf', 'render_shapes', 'scale_group', 'ShapesDataset', 'show_scale_groups']
 
-# %% ../nbs/00a_data.ipynb #49bb4590
+# %% ../nbs/00a_data.ipynb #d2db28ca
 import math
 import numpy as np
 import torch
@@ -15,10 +15,10 @@ from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from .core import show_images
 
-# %% ../nbs/00a_data.ipynb #11522d17
+# %% ../nbs/00a_data.ipynb #af057176
 CLASSES = ('circle', 'ring', 'square', 'triangle', 'cross')  # the shape classes, in label order
 
-# %% ../nbs/00a_data.ipynb #c8858722
+# %% ../nbs/00a_data.ipynb #b6887827
 def shape_sdf(
     name:str,   # one of `CLASSES`
     u:Tensor,   # x coordinates in the shape's frame (units of the radius), any shape
@@ -36,7 +36,7 @@ def shape_sdf(
         return torch.minimum(torch.maximum(a - 0.95, b - 0.3), torch.maximum(b - 0.95, a - 0.3))
     raise ValueError(f"shape_sdf: unknown shape {name!r}; expected one of {CLASSES}")
 
-# %% ../nbs/00a_data.ipynb #c36e5912
+# %% ../nbs/00a_data.ipynb #0a078b79
 def render_shapes(
     labels:Tensor,   # (B,) class index into `CLASSES`
     centers:Tensor,  # (B, 2) centre (x, y) in pixels; pixel (i, j) has its centre at (j + 0.5, i + 0.5)
@@ -56,7 +56,7 @@ def render_shapes(
         if m.any(): sdf[m] = shape_sdf(name, u[m], v[m])
     return (0.5 - sdf * r).clamp(0, 1)  # distance in pixels -> coverage
 
-# %% ../nbs/00a_data.ipynb #fc5d150d
+# %% ../nbs/00a_data.ipynb #17a84ed6
 SCALE_GROUPS = {'ant': (0.0, 0.2), 'medium': (0.2, 0.45), 'elephant': (0.45, 1.0)}  # scale ranges, [lo, hi)
 
 def scale_group(
@@ -67,7 +67,7 @@ def scale_group(
         if lo <= scale < hi: return name
     return 'elephant' if scale >= 1 else 'ant'
 
-# %% ../nbs/00a_data.ipynb #1325ec32
+# %% ../nbs/00a_data.ipynb #16cb347b
 def _segment_alpha(x:Tensor, y:Tensor, a:Tensor, b:Tensor, width:Tensor)->Tensor:
     "Coverage of segments a-b of the given width: x, y (H, W) pixel centres; a, b (B, K, 2); width (B, K) -> (B, K, H, W)."
     ax, ay = a[..., 0, None, None], a[..., 1, None, None]          # (B, K, 1, 1)
@@ -77,7 +77,7 @@ def _segment_alpha(x:Tensor, y:Tensor, a:Tensor, b:Tensor, width:Tensor)->Tensor
     d = torch.hypot(apx.addcmul_(t, abx, value=-1), apy.addcmul_(t, aby, value=-1))  # |p - a - t (b - a)|
     return d.neg_().add_(0.5 + width[..., None, None] / 2).clamp_(0, 1)
 
-# %% ../nbs/00a_data.ipynb #73f26703
+# %% ../nbs/00a_data.ipynb #2738e09a
 _CHUNK = 64
 
 def _chunk_generator(seed:int, c:int)->torch.Generator:
@@ -98,7 +98,7 @@ def _draw_params(g:torch.Generator, B:int, img_size:int, scale_range, n_clutter:
                 width=1 + U(B, n_clutter), clutter=0.2 + 0.6 * U(B, n_clutter, 3), invert=U(B) < 0.5,
                 noise=torch.randn(B, 3, img_size, img_size, generator=g))
 
-# %% ../nbs/00a_data.ipynb #24d7ccc6
+# %% ../nbs/00a_data.ipynb #39ce2fef
 def _render_chunk(P:dict, img_size:int, noise:float)->tuple:
     "Draw the images of one chunk from its recipe `P`: (images (B, 3, H, W) in [0, 1], coverage (B, H, W))."
     B, n = len(P['label']), img_size
@@ -116,7 +116,7 @@ def _render_chunk(P:dict, img_size:int, noise:float)->tuple:
     img = torch.where(P['invert'][:, None, None, None], 1 - img, img)
     return (img + noise * P['noise']).clamp(0, 1), alpha
 
-# %% ../nbs/00a_data.ipynb #f9109b16
+# %% ../nbs/00a_data.ipynb #faa5292d
 def _boxes(mask:Tensor)->Tensor:
     "Tight boxes (x0, y0, x1, y1), end exclusive, of (B, H, W) boolean masks."
     def span(any_):  # (B, L) bool -> first index, last index + 1
@@ -126,13 +126,13 @@ def _boxes(mask:Tensor)->Tensor:
     (x0, x1), (y0, y1) = span(mask.any(1)), span(mask.any(2))
     return torch.stack([x0, y0, x1, y1], 1)
 
-# %% ../nbs/00a_data.ipynb #4c5570ef
+# %% ../nbs/00a_data.ipynb #057bad62
 class _one_thread:
     "Context manager: run torch on one intra-op thread, then restore the previous number."
     def __enter__(self): self.n = torch.get_num_threads(); torch.set_num_threads(1)
     def __exit__(self, *exc): torch.set_num_threads(self.n)
 
-# %% ../nbs/00a_data.ipynb #246a13e2
+# %% ../nbs/00a_data.ipynb #33a95617
 class _Meta:
     "`meta[i]`: the metadata of item `i` of a `ShapesDataset` as a dict."
     def __init__(self, ds): self.ds = ds
@@ -144,7 +144,7 @@ class _Meta:
                     center=tuple(ds.centers[i].tolist()), radius=float(ds.radii[i]), angle=float(ds.angles[i]),
                     color=tuple(ds.colors[i].tolist()))
 
-# %% ../nbs/00a_data.ipynb #7f138b98
+# %% ../nbs/00a_data.ipynb #a0c329a4
 class ShapesDataset(Dataset):
     "`n` synthetic images of one shape each, sizes from ants to elephants; `ds[i]` is (image (3, H, W), label)."
     def __init__(self,
@@ -192,7 +192,7 @@ class ShapesDataset(Dataset):
         return (self.transform(x) if self.transform else x), int(self.labels[i])
     def __repr__(self): return f"ShapesDataset(n={self.n}, img_size={self.img_size}, seed={self.seed})"
 
-# %% ../nbs/00a_data.ipynb #7362eb58
+# %% ../nbs/00a_data.ipynb #9121aab8
 def show_scale_groups(
     ds:ShapesDataset,  # the data set to draw from
     per_group:int=8,   # images per scale group (one row each)
