@@ -8,7 +8,7 @@ Text form: a line `# %%` starts a code cell, `# %% [markdown]` a markdown cell w
 leading `# ` (stripped on the way back). The notebook stays the source of truth: run `nbdev_clean`
 and `nbdev_export` after writing one.
 """
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 
 MD, CODE = '# %% [markdown]', '# %%'
@@ -30,7 +30,7 @@ def _cell(kind, lines):
     if kind == 'markdown': lines = [l[2:] if l.startswith('# ') else l[1:] if l.startswith('#') else l for l in lines]
     src = [l + '\n' for l in lines]
     if src: src[-1] = src[-1].rstrip('\n')
-    c = dict(cell_type=kind, metadata={}, source=src)
+    c = dict(cell_type=kind, id=None, metadata={}, source=src)
     if kind == 'code': c.update(execution_count=None, outputs=[])
     return c
 
@@ -42,8 +42,13 @@ def text_to_nb(txt, out):
             kind, buf = ('markdown' if line.strip() == MD else 'code'), []
         else: buf.append(line)
     if kind: cells.append(_cell(kind, buf))
+    seen = set()
+    for c in cells:  # ids from the cell's text, so regenerating an unchanged cell keeps its id (and the .py markers)
+        h = hashlib.sha1(''.join(c['source']).encode()).hexdigest()
+        while h[:8] in seen: h = hashlib.sha1(h.encode()).hexdigest()
+        seen.add(h[:8]); c['id'] = h[:8]
     nb = dict(cells=cells, metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
-              nbformat=4, nbformat_minor=4)
+              nbformat=4, nbformat_minor=5)
     Path(out).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 if __name__ == '__main__':
