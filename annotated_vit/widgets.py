@@ -10,7 +10,7 @@ __all__ = ['image_tensor', 'AttentionMaps', 'layout_maps', 'attention_maps', 'fu
            'layout_routing', 'routing_maps', 'plot_routing', 'plot_routing_compare', 'RoutingExplorer',
            'routing_explorer']
 
-# %% ../nbs/10_widgets.ipynb #fcdcfc24
+# %% ../nbs/10_widgets.ipynb #a35e7e05
 import io, re, time, base64, math
 from dataclasses import dataclass, field
 import numpy as np
@@ -27,7 +27,7 @@ from .attention import Attention, record_attention
 from .patches import plot_patch_grid
 from .windows import window_partition, plot_windows, shifted_window_mask
 
-# %% ../nbs/10_widgets.ipynb #52f5e76d
+# %% ../nbs/10_widgets.ipynb #5948d98c
 def _pair(x): return (int(x), int(x)) if isinstance(x, (int, np.integer)) else tuple(int(v) for v in x)
 
 def image_tensor(
@@ -47,7 +47,7 @@ def image_tensor(
         x = F.interpolate(x[None], size=_pair(size), mode='bilinear', antialias=True, align_corners=False)[0]
     return x
 
-# %% ../nbs/10_widgets.ipynb #c84812aa
+# %% ../nbs/10_widgets.ipynb #194a4e2e
 def _img_hw(img)->tuple:   # (H, W) of a PIL image or a (C, H, W) tensor
     return (img.height, img.width) if hasattr(img, 'height') else tuple(img.shape[-2:])
 
@@ -70,13 +70,13 @@ def _model_input(model, img, size, prep)->tuple:   # -> image (C, H, W) as drawn
     p = next(model.parameters(), None)
     return x, (xin.to(p.device, p.dtype) if p is not None else xin)[None]
 
-def fig_png(fig)->bytes:
-    "The figure rendered to PNG bytes (what an explorer shows)."
+def fig_png(fig, dpi=None)->bytes:
+    "The figure rendered to PNG bytes (what an explorer shows); `dpi` None: the figure's own."
     buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=fig.dpi)
+    fig.savefig(buf, format='png', dpi=dpi or fig.dpi)
     return buf.getvalue()
 
-# %% ../nbs/10_widgets.ipynb #9340d961
+# %% ../nbs/10_widgets.ipynb #2aa2ddc2
 @dataclass
 class AttentionMaps:
     "Every attention map of one forward pass, with the layout that puts a query's weights back on the image."
@@ -92,7 +92,7 @@ class AttentionMaps:
     @property
     def num_heads(self): return self.maps[0].shape[-3]
 
-# %% ../nbs/10_widgets.ipynb #da0b0c3e
+# %% ../nbs/10_widgets.ipynb #f4de9f78
 def layout_maps(
     maps:list,             # attention maps as `record_attention` collects them, one image: (1, h, N, N) or (nW, h, ws², ws²)
     grid:tuple,            # (H', W'), the token grid of the image
@@ -116,7 +116,7 @@ def layout_maps(
     if len(prefix) > 1: raise ValueError(f"the global maps disagree on the number of prefix tokens: {sorted(prefix)}")
     return AttentionMaps(out, wss, (gh, gw), _pair(patch_size), prefix.pop() if prefix else 0, image)
 
-# %% ../nbs/10_widgets.ipynb #d969c10a
+# %% ../nbs/10_widgets.ipynb #d0679ede
 def attention_maps(
     model:nn.Module,   # a `VisionTransformer`, a `ViTDet`, a transformers ViT, or any model built from `Attention`
     img,               # the image: PIL, (C, H, W) tensor or (H, W, C) uint8 array
@@ -136,7 +136,7 @@ def attention_maps(
     P = _pair(model.patch_embed.patch_size)
     return layout_maps([m.float().cpu() for m in maps], (x.shape[1] // P[0], x.shape[2] // P[1]), P, x)
 
-# %% ../nbs/10_widgets.ipynb #840ea944
+# %% ../nbs/10_widgets.ipynb #0a031b27
 def fuse_heads(
     a:Tensor,          # attention (..., h, Nq, Nk)
     head='mean',       # a head index, or how to fuse the heads: 'mean', 'max', 'min'
@@ -149,7 +149,7 @@ def fuse_heads(
     if isinstance(head, (int, np.integer)) and not isinstance(head, bool) and -h <= head < h: return a[..., head, :, :]
     raise ValueError(f"head={head!r}: expected 'mean', 'max', 'min' or a head index in 0..{h - 1}")
 
-# %% ../nbs/10_widgets.ipynb #665aaa3b
+# %% ../nbs/10_widgets.ipynb #df08fd08
 def _query_rc(am:AttentionMaps, query)->tuple:   # query -> (token index in the sequence, (r, c) or None)
     gh, gw = am.grid
     if isinstance(query, str) and query == 'cls':
@@ -160,7 +160,7 @@ def _query_rc(am:AttentionMaps, query)->tuple:   # query -> (token index in the 
         raise ValueError(f"query patch {(r, c)} is outside the {gh}x{gw} token grid")
     return am.num_prefix + r * gw + c, (r, c)
 
-# %% ../nbs/10_widgets.ipynb #f744ca71
+# %% ../nbs/10_widgets.ipynb #95f1605e
 def query_attention(
     am:AttentionMaps,   # from `attention_maps`
     layer:int,          # block index
@@ -180,7 +180,7 @@ def query_attention(
     out[r // ws * ws:(r // ws + 1) * ws, c // ws * ws:(c // ws + 1) * ws] = row
     return out[:gh, :gw]
 
-# %% ../nbs/10_widgets.ipynb #b0e96632
+# %% ../nbs/10_widgets.ipynb #bab92d64
 def attention_rollout(
     attns,                # attention maps, first block first: each (..., h, N, N), or (..., N, N) with head_fusion=None
     head_fusion='mean',   # 'mean', 'max', 'min', a head index; None: the maps are already fused
@@ -205,7 +205,7 @@ def attention_rollout(
     for a in reversed(mats[:-1]): v = (v[..., None, :] @ a)[..., 0, :]
     return v
 
-# %% ../nbs/10_widgets.ipynb #4ef372c2
+# %% ../nbs/10_widgets.ipynb #3943683b
 def full_attention(
     am:AttentionMaps,   # from `attention_maps`
     layer:int,          # block index
@@ -223,7 +223,7 @@ def full_attention(
     out[rows, cols] = a[ok]
     return out / out.sum(-1, keepdim=True)
 
-# %% ../nbs/10_widgets.ipynb #2ffa1082
+# %% ../nbs/10_widgets.ipynb #5182386a
 def rollout_map(
     am:AttentionMaps,   # from `attention_maps`
     layer:int,          # roll out through blocks 0..layer
@@ -240,7 +240,7 @@ def rollout_map(
     q, _ = _query_rc(am, query)
     return attention_rollout(mats, None, query=q)[am.num_prefix:].reshape(am.grid)
 
-# %% ../nbs/10_widgets.ipynb #4aec6720
+# %% ../nbs/10_widgets.ipynb #f981f5e6
 def _extent(am:AttentionMaps)->tuple:   # imshow extent that puts an (H', W') grid on the image pixels
     H, W = am.grid[0] * am.patch_size[0], am.grid[1] * am.patch_size[1]
     return (-0.5, W - 0.5, H - 0.5, -0.5)
@@ -259,7 +259,7 @@ def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: s
     raise ValueError(f"cannot lay {nk} tokens out on a square grid over a {tuple(x.shape[1:])} image: "
                      "use `attention_maps` for other layouts")
 
-# %% ../nbs/10_widgets.ipynb #db3e5cb8
+# %% ../nbs/10_widgets.ipynb #7512b1ee
 def plot_attention(
     maps,                  # `AttentionMaps` (from `attention_maps`), or a list of (1, h, N, N) maps of a square-grid ViT
     img=None,              # the image; None: the one stored in `maps`
@@ -290,10 +290,10 @@ def plot_attention(
     a0.set_title('on the image'); a1.set_title(f'max {heat.max().item():.3f}')
     return fig
 
-# %% ../nbs/10_widgets.ipynb #b1ce3032
+# %% ../nbs/10_widgets.ipynb #5201cfff
 class Explorer:
     "A figure that a few ipywidgets controls re-draw; displayed as a widget, or as its PNG without a widget front end."
-    name = 'explorer'
+    name, dpi = 'explorer', 72   # dpi: fewer pixels to encode and send on every re-draw
     def __init__(self,
         controls:dict,    # name -> ipywidgets control; each gets the DOM class `avit-<name>`
         side=None,        # an optional widget shown left of the figure (the patch pad)
@@ -320,7 +320,7 @@ class Explorer:
         "Draw the figure for the controls' current values, show it, and report in the status label."
         t0, state = time.perf_counter(), self.state()
         fig = self.draw(**state)
-        self.image.value = fig_png(fig)
+        self.image.value = fig_png(fig, self.dpi)
         plt.close(fig)   # keep the Figure object, but out of pyplot: notebooks would show it twice
         self.fig, self.draws = fig, self.draws + 1
         self.status.value = f"{self.describe(**state)} | draw {self.draws}, {1000 * (time.perf_counter() - t0):.0f} ms"
@@ -340,7 +340,7 @@ class Explorer:
         data['text/plain'] = f'{type(self).__name__}: {self.status.value}'
         return data
 
-# %% ../nbs/10_widgets.ipynb #438a183e
+# %% ../nbs/10_widgets.ipynb #e1f68915
 class PatchPad:
     "A grid of buttons in the mean colours of the image's patches: click one to pick a query patch."
     def __init__(self,
@@ -385,7 +385,7 @@ class PatchPad:
         self.buttons[cell].description = '×'
         self.selected = cell
 
-# %% ../nbs/10_widgets.ipynb #76e6bca8
+# %% ../nbs/10_widgets.ipynb #69b64cb5
 def _heat(fig)->np.ndarray: return np.asarray(fig.axes[1].images[0].get_array())   # the bare grid panel
 
 class AttentionExplorer(Explorer):
@@ -419,7 +419,7 @@ class AttentionExplorer(Explorer):
         return (f"block {layer}, head {head}, query {self._query(row, col, cls)}, {mode}: "
                 f"max {heat.max():.3f} at patch ({r}, {c})")
 
-# %% ../nbs/10_widgets.ipynb #07de8bcd
+# %% ../nbs/10_widgets.ipynb #bed01e49
 def attention_explorer(
     model:nn.Module,     # a `VisionTransformer`, `ViTDet`, transformers ViT, or any model built from `Attention`
     img,                 # the image: PIL, (C, H, W) tensor or (H, W, C) uint8 array
@@ -433,7 +433,7 @@ def attention_explorer(
     "Widget to explore a model's attention on `img`: block, head, query patch (click or slide), raw or rollout."
     return AttentionExplorer(attention_maps(model, img, size, prep), layer, head, query, rollout)
 
-# %% ../nbs/10_widgets.ipynb #3958eb67
+# %% ../nbs/10_widgets.ipynb #43daff6b
 def window_visibility(
     grid,               # (H', W') token grid, or an int for a square one
     window_size:int,    # ws; 0: global attention
@@ -455,7 +455,7 @@ def window_visibility(
     vis[rq // ws * ws:(rq // ws + 1) * ws, cq // ws * ws:(cq // ws + 1) * ws] = seen.reshape(ws, ws)
     return vis.roll((s, s), (0, 1))[:gh, :gw]            # roll back to image positions
 
-# %% ../nbs/10_widgets.ipynb #8e2779ee
+# %% ../nbs/10_widgets.ipynb #344dc401
 def plot_window_view(
     img,                # PIL image or (C, H, W) tensor, sides multiples of `patch_size`
     window_size:int,    # ws, window side in tokens; 0: global
@@ -480,7 +480,7 @@ def plot_window_view(
     for ax in axs: _box(ax, *query, 1, 1, (P, P), 'cyan')
     return fig
 
-# %% ../nbs/10_widgets.ipynb #b8772005
+# %% ../nbs/10_widgets.ipynb #d21a85c1
 class WindowExplorer(Explorer):
     "Explore `plot_window_view`: window size, query token and shift."
     name = 'window-explorer'
@@ -513,7 +513,7 @@ def window_explorer(
     "Widget: the window grid and padding on `img`, and which tokens a query sees with windows, global and shifted windows."
     return WindowExplorer(img, patch_size, window_size, query)
 
-# %% ../nbs/10_widgets.ipynb #d56706ed
+# %% ../nbs/10_widgets.ipynb #63ecac8e
 def patch_stats(
     img_size,         # (H, W) in pixels, or an int for a square image
     patch_size:int,   # P
@@ -530,7 +530,7 @@ def patch_sizes(img_size, smallest:int=2)->list:
     H, W = _pair(img_size)
     return [p for p in range(smallest, min(H, W) + 1) if H % p == 0 and W % p == 0]
 
-# %% ../nbs/10_widgets.ipynb #d7eaad99
+# %% ../nbs/10_widgets.ipynb #c9dd8006
 def plot_patch_explorer(
     img,                # PIL image or (C, H, W) tensor
     patch_size:int=16,  # P, must divide both sides
@@ -549,7 +549,7 @@ def plot_patch_explorer(
     a1.set_title(f"{st['scores']:,} scores per head and block")
     return fig
 
-# %% ../nbs/10_widgets.ipynb #88d8c1bb
+# %% ../nbs/10_widgets.ipynb #4950ac26
 class PatchExplorer(Explorer):
     "Explore `plot_patch_explorer` with a patch-size slider."
     name = 'patch-explorer'
@@ -571,7 +571,7 @@ def patch_explorer(
     "Widget: a patch-size slider, the grid on the image, the token count and the attention cost."
     return PatchExplorer(img, patch_size)
 
-# %% ../nbs/10_widgets.ipynb #9a1747ca
+# %% ../nbs/10_widgets.ipynb #10947219
 @dataclass
 class RoutingMaps:
     "Every gate decision of one image's forward pass through a routed model, on its scale x stage grid."
@@ -587,7 +587,7 @@ class RoutingMaps:
     @property
     def num_stages(self): return 1 + max(j for _, j in self.keep)
 
-# %% ../nbs/10_widgets.ipynb #00b15216
+# %% ../nbs/10_widgets.ipynb #5372d8f9
 def layout_routing(
     records:list,        # `record_routing`'s list for one image: dict(name=..., kind='row'|'col', keep=...)
     image:Tensor=None,   # (C, H, W), the image
@@ -618,7 +618,7 @@ def layout_routing(
             reached[i, j] = (i, j) == (0, 0) or (j > 0 and reached[i, j - 1]) or (i > 0 and down.get((i - 1, j), False))
     return RoutingMaps(keep, down, reached, cost, base, image)
 
-# %% ../nbs/10_widgets.ipynb #834cc62d
+# %% ../nbs/10_widgets.ipynb #069cb196
 def routing_maps(
     model:nn.Module,   # a `DiT`, or any model with `RoutingGate`s
     img,               # the image: PIL, (C, H, W) tensor or (H, W, C) uint8 array
@@ -639,7 +639,7 @@ def routing_maps(
     base = float(model.node_macs(*x.shape[-2:])['base']) if hasattr(model, 'node_macs') else None
     return layout_routing(recs, x, cost, base)
 
-# %% ../nbs/10_widgets.ipynb #87b5e24d
+# %% ../nbs/10_widgets.ipynb #c64f3ce8
 def _token_at(rm:RoutingMaps, token, i:int)->tuple:   # token (r, c) on the scale-0 grid -> (r, c) at scale i
     H0, W0 = rm.keep[0, 0].shape
     Hi, Wi = rm.keep[i, 0].shape
@@ -679,7 +679,15 @@ def _draw_cost(ax, rm:RoutingMaps, budget=None):
     ax.set_xlim(0, 1.15 * max(ratio, 1, budget or 0)); ax.set_yticks([])
     ax.legend(fontsize=7, loc='lower right'); ax.set_title(f'MACs spent: {ratio:.2f} x dense', fontsize=9)
 
-# %% ../nbs/10_widgets.ipynb #e9026c06
+# %% ../nbs/10_widgets.ipynb #b42151e3
+def _upsample(k:Tensor, H:int, W:int)->np.ndarray:   # (h, w) token map -> (H, W) pixels, nearest
+    return k.numpy()[np.arange(H) * k.shape[0] // H][:, np.arange(W) * k.shape[1] // W]
+
+def _routing_tile(rm:RoutingMaps, x:np.ndarray, i:int, j:int)->np.ndarray:   # x (H, W, 3) -> the tile of node (i, j)
+    if not rm.reached[i, j]: return 0.15 * x + 0.85 * 0.6                      # greyed out
+    return x * (0.25 + 0.75 * _upsample(rm.keep[i, j], *x.shape[:2]))[..., None]   # skipped tokens darkened
+
+# %% ../nbs/10_widgets.ipynb #a6933c50
 def plot_routing(
     rm:RoutingMaps,     # from `routing_maps`
     img=None,           # the image to draw on; None: the one stored in `rm`
@@ -692,30 +700,34 @@ def plot_routing(
     H0, W0 = rm.keep[0, 0].shape
     if not (0 <= token[0] < H0 and 0 <= token[1] < W0):
         raise ValueError(f"token {tuple(token)} is outside the finest {H0}x{W0} token grid")
-    fig = plt.figure(figsize=(1.9 * M + 4.5, 1.9 * max(S, 2) + 0.3), layout='constrained')
-    gs = fig.add_gridspec(max(S, 2), M + 1, width_ratios=[1] * M + [2.2])
-    H, W = x.shape[1:]
+    xs = _to_show(x)
+    H, W = xs.shape[:2]
+    g = max(2, H // 8)                                    # gap between tiles, pixels
+    mosaic = np.ones((S * (H + g), M * (W + g), 3))       # one image for all tiles: one Axes draws fast
+    fig = plt.figure(figsize=(1.9 * M + 4.5, 1.9 * max(S, 2) + 0.3))
+    gs = fig.add_gridspec(max(S, 2), 2, width_ratios=[M, 2.2], left=0.04, right=0.98, bottom=0.06, top=0.95,
+                          wspace=0.12, hspace=0.35)
+    ax = fig.add_subplot(gs[:, 0])
     for i in range(S):
         for j in range(M):
-            ax = fig.add_subplot(gs[i, j])
-            show_image(x, ax=ax)
-            k, ok = rm.keep[i, j].numpy(), rm.reached[i, j]
-            shade = np.zeros(k.shape + (4,))
-            shade[..., 3] = 0.75 * (1 - k) if ok else 0.85
-            if not ok: shade[..., :3] = 0.6
-            ax.imshow(shade, extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation='nearest')
+            y0, x0 = i * (H + g) + g, j * (W + g)
+            mosaic[y0:y0 + H, x0:x0 + W] = _routing_tile(rm, xs, i, j)
+            k, ok = rm.keep[i, j], rm.reached[i, j]
             r, c = _token_at(rm, token, i)
             sh, sw = H / k.shape[0], W / k.shape[1]
-            ax.add_patch(Rectangle((c * sw - 0.5, r * sh - 0.5), sw, sh, fill=False, color='cyan', lw=1.5))
+            ax.add_patch(Rectangle((x0 + c * sw - 0.5, y0 + r * sh - 0.5), sw, sh, fill=False, color='cyan', lw=1.5))
             arrow = ' ↓' if rm.down.get((i, j)) else ''
-            ax.set_title(f'{int(k.sum())}/{k.size} kept{arrow}' if ok else 'not reached', fontsize=8)
-            if j == 0: ax.text(-0.08, 0.5, f'1/{4 * 2 ** i}' if S > 1 else '', transform=ax.transAxes,
-                               rotation=90, va='center', ha='right', fontsize=8)
-    _draw_space(fig.add_subplot(gs[:max(S, 2) - 1, M]), rm, token)
-    _draw_cost(fig.add_subplot(gs[max(S, 2) - 1, M]), rm, budget)
+            ax.text(x0 + W / 2, y0 - 1, f'{int(k.sum())}/{k.numel()} kept{arrow}' if ok else 'not reached',
+                    ha='center', va='bottom', fontsize=8)
+        if S > 1: ax.text(-2, i * (H + g) + g + H / 2, f'1/{4 * 2 ** i}', rotation=90, ha='right', va='center', fontsize=8)
+    ax.imshow(mosaic, interpolation='nearest')
+    ax.set_axis_off()
+    side = gs[:, 1].subgridspec(max(S, 2), 1, hspace=0.5)
+    _draw_space(fig.add_subplot(side[:max(S, 2) - 1]), rm, token)
+    _draw_cost(fig.add_subplot(side[max(S, 2) - 1]), rm, budget)
     return fig
 
-# %% ../nbs/10_widgets.ipynb #0eb41112
+# %% ../nbs/10_widgets.ipynb #3521ef35
 def plot_routing_compare(
     rms:dict,         # name -> `RoutingMaps`, one per image
     token=(0, 0),     # a token on the finest grid, followed in every image
@@ -733,7 +745,7 @@ def plot_routing_compare(
         _draw_cost(axs[2, col], rm, budget)
     return fig
 
-# %% ../nbs/10_widgets.ipynb #c46e68ed
+# %% ../nbs/10_widgets.ipynb #958a8d35
 class RoutingExplorer(Explorer):
     "Explore `plot_routing`: the image (if several) and the token whose path is drawn."
     name = 'routing-explorer'
