@@ -259,7 +259,7 @@ def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: s
     raise ValueError(f"cannot lay {nk} tokens out on a square grid over a {tuple(x.shape[1:])} image: "
                      "use `attention_maps` for other layouts")
 
-# %% ../nbs/10_widgets.ipynb #7512b1ee
+# %% ../nbs/10_widgets.ipynb #0d698266
 def plot_attention(
     maps,                  # `AttentionMaps` (from `attention_maps`), or a list of (1, h, N, N) maps of a square-grid ViT
     img=None,              # the image; None: the one stored in `maps`
@@ -279,15 +279,16 @@ def plot_attention(
     show_image(x, ax=a0)
     a0.imshow(heat.numpy(), cmap='inferno', alpha=0.6, extent=_extent(am), interpolation='nearest')
     im = a1.imshow(heat.numpy(), cmap='inferno', extent=_extent(am), interpolation='nearest')
-    fig.colorbar(im, ax=a1, fraction=0.046)
+    fig.colorbar(im, ax=a1, fraction=0.046, format='%.3g')
     a1.set_xticks([]); a1.set_yticks([])
     for ax in (a0, a1):
         if rc is not None: _box(ax, *rc, 1, 1, P, 'cyan')
         if ws and not rollout: _box(ax, rc[0] // ws * ws, rc[1] // ws * ws, ws, ws, P, 'yellow')
     kind = f'window {ws}x{ws}' if ws else 'global'
     what = f'rollout through blocks 0..{layer}' if rollout else f'block {layer} ({kind})'
-    fig.suptitle(f"{what}, head {head}, query {'class token' if rc is None else rc}")
-    a0.set_title('on the image'); a1.set_title(f'max {heat.max().item():.3f}')
+    fig.suptitle(f"{what}, head {head}, query {'class token' if rc is None else rc}", y=0.98)
+    a0.set_title('on the image', fontsize=10); a1.set_title(f'max {heat.max().item():.3f}', fontsize=10)
+    fig.subplots_adjust(top=0.82, bottom=0.03, left=0.02, right=0.95, wspace=0.1)
     return fig
 
 # %% ../nbs/10_widgets.ipynb #5201cfff
