@@ -142,10 +142,18 @@ def prompts(page)->list:
 
 def run_all(page, timeout):
     "Run every cell from the Run menu, check that it really started, wait for the end; fail on a traceback."
-    wait_for(lambda: kernel_idle(page), 120, 'the status bar to say "Python 3 (ipykernel) | Idle"')
-    page.get_by_role('menuitem', name='Run', exact=True).click()
-    page.get_by_role('menuitem', name=re.compile(r'^Run All Cells')).click()
-    wait_for(lambda: any(p not in ('[ ]:', '') for p in prompts(page)), 30, 'the first cell to start')
+    started = lambda: any(p not in ('[ ]:', '') for p in prompts(page))
+    for attempt in range(3):   # a Run All clicked while the kernel still initialises runs nothing, silently
+        wait_for(lambda: kernel_idle(page), 120, 'the status bar to say "Python 3 (ipykernel) | Idle"')
+        page.get_by_role('menuitem', name='Run', exact=True).click()
+        page.get_by_role('menuitem', name=re.compile(r'^Run All Cells')).click()
+        try:
+            wait_for(started, 20, 'the first cell to start')
+            break
+        except Failure:
+            if attempt == 2: raise
+            log('Run All started nothing; trying again')
+            page.keyboard.press('Escape')
     t0 = time.time()
     def done():
         ps = prompts(page)

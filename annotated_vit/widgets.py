@@ -746,7 +746,7 @@ def plot_routing_compare(
         _draw_cost(axs[2, col], rm, budget)
     return fig
 
-# %% ../nbs/10_widgets.ipynb #958a8d35
+# %% ../nbs/10_widgets.ipynb #b1355fba
 class RoutingExplorer(Explorer):
     "Explore `plot_routing`: the image (if several) and the token whose path is drawn."
     name = 'routing-explorer'
@@ -765,7 +765,8 @@ class RoutingExplorer(Explorer):
 
     def draw(self, row, col, image=None):
         rm = self._rm(image)
-        self.pad.recolor(rm.image)
+        if image != getattr(self, '_painted', image): self.pad.recolor(rm.image)   # the pad shows this image
+        self._painted = image
         self.pad.select(row, col)
         return plot_routing(rm, token=(row, col), budget=self.budget)
 
