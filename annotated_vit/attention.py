@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['attention', 'Attention', 'record_attention']
 
-# %% ../nbs/02_attention.ipynb #371a341b
+# %% ../nbs/02_attention.ipynb #74ca5a12
 import math
 from contextlib import contextmanager
 
@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/02_attention.ipynb #d0822d97
+# %% ../nbs/02_attention.ipynb #b488e822
 def attention(
     q:Tensor,              # queries, (..., Nq, d)
     k:Tensor,              # keys, (..., Nk, d)
@@ -32,7 +32,7 @@ def attention(
         probs = probs_fn(probs)
     return probs @ v, probs
 
-# %% ../nbs/02_attention.ipynb #80c6f76d
+# %% ../nbs/02_attention.ipynb #79b1482d
 class Attention(nn.Module):
     "Multi-head self-attention with a fused `qkv` projection, a fast path and a hookable readable path."
     def __init__(self,
@@ -70,7 +70,7 @@ class Attention(nn.Module):
         o = o.transpose(1, 2).reshape(B, N, D)   # b h n d -> b n (h d)
         return self.proj(o)
 
-# %% ../nbs/02_attention.ipynb #9c93e5e1
+# %% ../nbs/02_attention.ipynb #3cda5f31
 @contextmanager
 def record_attention(
     model:nn.Module,    # any model containing `Attention` modules (or subclasses)

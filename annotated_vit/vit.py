@@ -7,7 +7,7 @@ __all__ = ['vit_sizes', 'Mlp', 'Block', 'VisionTransformer', 'vit_tiny_patch16_2
            'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch14_224', 'convert_hf_vit', 'load_pretrained',
            'from_hf_vit']
 
-# %% ../nbs/03_vit.ipynb #5a4b24be
+# %% ../nbs/03_vit.ipynb #862da17f
 import re
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from torch import Tensor
 from .patches import PatchEmbed, resample_pos_embed
 from .attention import Attention
 
-# %% ../nbs/03_vit.ipynb #cacebb65
+# %% ../nbs/03_vit.ipynb #494d83a1
 class Mlp(nn.Module):
     "Two linear layers with an activation between them, applied to every token alone."
     def __init__(self,
@@ -38,7 +38,7 @@ class Mlp(nn.Module):
     def forward(self, x:Tensor)->Tensor:   # (..., D) -> (..., out_features)
         return self.fc2(self.act(self.fc1(x)))
 
-# %% ../nbs/03_vit.ipynb #89793e48
+# %% ../nbs/03_vit.ipynb #860ff4b4
 class Block(nn.Module):
     "A pre-norm transformer block: x + attention(norm(x)), then x + mlp(norm(x))."
     def __init__(self,
@@ -60,7 +60,7 @@ class Block(nn.Module):
         x = x + self.mlp(self.norm2(x))
         return x
 
-# %% ../nbs/03_vit.ipynb #fba5c6b6
+# %% ../nbs/03_vit.ipynb #8c91c8e6
 def _init_weights(m:nn.Module):
     "timm's initialisation: truncated normal (std 0.02) for linear weights, zero biases."
     if isinstance(m, nn.Linear):
@@ -68,7 +68,7 @@ def _init_weights(m:nn.Module):
         if m.bias is not None:
             nn.init.zeros_(m.bias)
 
-# %% ../nbs/03_vit.ipynb #f3ea7469
+# %% ../nbs/03_vit.ipynb #8b0cc4e1
 class VisionTransformer(nn.Module):
     "ViT (Dosovitskiy et al. 2020): patch tokens and a class token through pre-norm blocks, then a linear head."
     def __init__(self,
@@ -127,7 +127,7 @@ class VisionTransformer(nn.Module):
     def forward(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> logits (B, num_classes)
         return self.forward_head(self.forward_features(x))
 
-# %% ../nbs/03_vit.ipynb #9c1be681
+# %% ../nbs/03_vit.ipynb #eb2445de
 vit_sizes = dict(
     tiny=dict(embed_dim=192, depth=12, num_heads=3),     # DeiT-Ti
     small=dict(embed_dim=384, depth=12, num_heads=6),    # DeiT-S
@@ -156,7 +156,7 @@ def vit_huge_patch14_224(**kw):
     "ViT-H/14 at 224 px."
     return VisionTransformer(**{**vit_sizes['huge'], 'patch_size': 14, 'img_size': 224, **kw})
 
-# %% ../nbs/03_vit.ipynb #5418273a
+# %% ../nbs/03_vit.ipynb #30a4f47b
 _HF4_NAMES = [   # transformers 4.x layer names -> 5.x layer names
     (r'^encoder\.layer\.(\d+)\.attention\.attention\.query\.', r'layers.\1.attention.q_proj.'),
     (r'^encoder\.layer\.(\d+)\.attention\.attention\.key\.', r'layers.\1.attention.k_proj.'),
@@ -184,7 +184,7 @@ def _rename(k, table):
         if re.match(pat, k): return re.sub(pat, rep, k)
     return None
 
-# %% ../nbs/03_vit.ipynb #4af784d1
+# %% ../nbs/03_vit.ipynb #d014bf80
 def convert_hf_vit(
     state_dict:dict,   # a Hugging Face ViTModel or ViTForImageClassification state dict (transformers 4 or 5)
 )->dict:               # the same weights under timm's names, q, k, v stacked into `qkv`
@@ -210,7 +210,7 @@ def convert_hf_vit(
         out[f'blocks.{i}.attn.qkv.{kind}'] = torch.cat(parts, dim=0)   # (3D, D) or (3D,): q, then k, then v
     return out
 
-# %% ../nbs/03_vit.ipynb #ea011924
+# %% ../nbs/03_vit.ipynb #e5cdd7c9
 def _read_checkpoint(path)->dict:
     "Tensors from a .safetensors file, or from a torch checkpoint loaded with `weights_only=True`."
     path = Path(path)
@@ -222,7 +222,7 @@ def _read_checkpoint(path)->dict:
         if isinstance(sd, dict) and isinstance(sd.get(key), dict): sd = sd[key]
     return sd
 
-# %% ../nbs/03_vit.ipynb #d70ed638
+# %% ../nbs/03_vit.ipynb #62f487ce
 def load_pretrained(
     model:nn.Module,      # a `VisionTransformer`
     state_dict,           # timm-style state dict, or a path to a .safetensors / torch checkpoint
@@ -248,7 +248,7 @@ def load_pretrained(
     model.load_state_dict(fits, strict=False)
     return model if strict else (model, report)
 
-# %% ../nbs/03_vit.ipynb #b8fc1079
+# %% ../nbs/03_vit.ipynb #0b444a9a
 _HF_ACTS = {'gelu': nn.GELU, 'gelu_pytorch_tanh': lambda: nn.GELU(approximate='tanh'),
             'gelu_new': lambda: nn.GELU(approximate='tanh')}
 
@@ -267,7 +267,7 @@ def _hf_vit_kwargs(cfg, num_classes)->dict:
                 mlp_ratio=cfg.intermediate_size / D, qkv_bias=cfg.qkv_bias, global_pool='token',
                 norm_eps=cfg.layer_norm_eps, act_layer=_HF_ACTS[act])
 
-# %% ../nbs/03_vit.ipynb #f81974bc
+# %% ../nbs/03_vit.ipynb #ea2990f3
 def from_hf_vit(
     hf_model:nn.Module,   # a transformers `ViTModel` or `ViTForImageClassification`
 )->VisionTransformer:     # ours, same weights, same numbers out; `num_classes=0` for a `ViTModel`
