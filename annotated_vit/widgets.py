@@ -259,9 +259,9 @@ def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: s
     raise ValueError(f"cannot lay {nk} tokens out on a square grid over a {tuple(x.shape[1:])} image: "
                      "use `attention_maps` for other layouts")
 
-# %% ../nbs/10_widgets.ipynb #0d698266
+# %% ../nbs/10_widgets.ipynb #cc162a55
 def plot_attention(
-    maps,                  # `AttentionMaps` (from `attention_maps`), or a list of (1, h, N, N) maps of a square-grid ViT
+    attn,                  # `AttentionMaps` (from `attention_maps`), or a list of (1, h, N, N) maps of a square-grid ViT
     img=None,              # the image; None: the one stored in `maps`
     layer:int=0,           # block index
     head='mean',           # head index, or 'mean' / 'max' / 'min' (the head fusion of the rollout)
@@ -270,7 +270,7 @@ def plot_attention(
     cache:dict=None,       # per-block matrices kept between rollout calls (see `rollout_map`)
 ):                         # the matplotlib Figure: heat map on the image, and the bare grid with a colour bar
     "Draw where one query patch (or the class token) looks, in one block or rolled out, over the image."
-    am = _as_maps(maps, img)
+    am = _as_maps(attn, img)
     x = image_tensor(img, am.image.shape[-2:] if am.image is not None else None) if img is not None else am.image
     if not 0 <= layer < am.depth: raise ValueError(f"layer={layer}: expected a block index in 0..{am.depth - 1}")
     heat = rollout_map(am, layer, head, query, cache) if rollout else query_attention(am, layer, head, query)
@@ -746,7 +746,7 @@ def plot_routing_compare(
         _draw_cost(axs[2, col], rm, budget)
     return fig
 
-# %% ../nbs/10_widgets.ipynb #b1355fba
+# %% ../nbs/10_widgets.ipynb #22a84837
 class RoutingExplorer(Explorer):
     "Explore `plot_routing`: the image (if several) and the token whose path is drawn."
     name = 'routing-explorer'
@@ -774,9 +774,10 @@ class RoutingExplorer(Explorer):
         rm = self._rm(image)
         seen = [(i, j) for (i, j), ok in rm.reached.items() if ok]
         done = sum(bool(rm.keep[i, j][_token_at(rm, (row, col), i)] > 0) for i, j in seen)
-        downs = [j for (i, j), d in sorted(rm.down.items()) if d and rm.reached[i, j]]
+        downs = '; '.join(f"{i}->{i + 1} at column {','.join(str(j) for (a, j), d in sorted(rm.down.items()) if a == i and d)}"
+                          for i in range(rm.num_scales - 1) if any(d for (a, _), d in rm.down.items() if a == i))
         cost = f"{rm.cost / rm.base:.2f} x dense MACs, " if rm.cost is not None and rm.base else ''
-        return (f"{image + ': ' if image else ''}{cost}down at columns {downs}; token ({row}, {col}) "
+        return (f"{image + ': ' if image else ''}{cost}went down {downs or 'nowhere'}; token ({row}, {col}) "
                 f"computed at {done} of {len(seen)} nodes reached")
 
 def routing_explorer(
