@@ -189,6 +189,20 @@ class Widget:
                          f'{name}: the figure to change on the page')
         log(f'{name}: ok -> {self.status()!r} ({len(before_png)} -> {len(after)} bytes of screenshot)')
 
+    def check_pad(self, cls, color='rgb(0, 255, 255)'):
+        "The patch pad marks exactly the cell clicked (in cyan)."
+        cells = self.root.locator('.avit-pad-cell')
+        marked = lambda: [c for c in cells.evaluate_all(
+            f"els => els.filter(e => getComputedStyle(e).backgroundColor === '{color}').map(e => e.className)")]
+        t0, m = time.time(), []
+        while time.time() - t0 < 15:
+            m = marked()
+            if len(m) == 1 and cls in m[0].split(): break
+            time.sleep(0.25)
+        else:
+            raise Failure(f'the patch pad should mark only {cls} in {color}; marked: {m}')
+        log(f'patch pad marks {cls} only ({cells.count()} cells)')
+
 def drive(page, args):
     run_all(page, args.timeout)
     page.screenshot(path=str(ART / '00_after_run_all.png'))
@@ -197,6 +211,7 @@ def drive(page, args):
     # notebook's own (hidden) tests left the explorer in.
     att = Widget(page, 'avit-attention-explorer')
     att.act('01_attention_pad', lambda: att.root.locator('.avit-pad-2-5').click(), 'query (2, 5)')
+    att.check_pad('avit-pad-2-5')
     mode = 'raw' if ', rollout:' in att.status() else 'rollout'
     att.act('02_attention_mode', lambda: att.root.get_by_role('button', name=mode, exact=True).click(), f', {mode}:')
     key, block = ('End', None) if att.status().startswith('block 0,') else ('Home', 'block 0,')
@@ -211,6 +226,7 @@ def drive(page, args):
     other = next(o for o in sel.locator('option').all_inner_texts() if o != sel.input_value())
     rout.act('04_routing_image', lambda: sel.select_option(label=other), f'{other}:')
     rout.act('05_routing_pad', lambda: rout.root.locator('.avit-pad-3-12').click(), 'token (3, 12)')
+    rout.check_pad('avit-pad-3-12')
     for name, w in (('06_attention_explorer', att), ('07_routing_explorer', rout)):   # the whole widgets, for people
         w.root.scroll_into_view_if_needed()
         w.root.screenshot(path=str(ART / f'{name}.png'))

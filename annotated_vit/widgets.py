@@ -341,9 +341,10 @@ class Explorer:
         data['text/plain'] = f'{type(self).__name__}: {self.status.value}'
         return data
 
-# %% ../nbs/10_widgets.ipynb #e1f68915
+# %% ../nbs/10_widgets.ipynb #a96b275e
 class PatchPad:
-    "A grid of buttons in the mean colours of the image's patches: click one to pick a query patch."
+    "A grid of buttons in the mean colours of the image's patches: click one to pick a query patch (it turns cyan)."
+    selected_color = '#00ffff'   # cyan, like the query's box in the figures
     def __init__(self,
         image:Tensor,        # (C, H, W) in [0, 1]
         grid:tuple,          # (H', W') token grid
@@ -354,36 +355,34 @@ class PatchPad:
         gh, gw = grid
         self.k = k = max(1, math.ceil(max(gh, gw) / max_cells))
         self.grid, self.on_pick, self.selected = (gh, gw), on_pick, None
-        nr, nc = math.ceil(gh / k), math.ceil(gw / k)
-        H, Wd = image.shape[1:]
-        cols = F.adaptive_avg_pool2d(image[None].float(), (nr, nc))[0].clamp(0, 1)   # (C, nr, nc)
+        self.shape = nr, nc = math.ceil(gh / k), math.ceil(gw / k)
         self.buttons = {}
         for i in range(nr):
             for j in range(nc):
-                rgb = '#' + ''.join(f'{int(255 * v):02x}' for v in cols[:3, i, j].tolist())
                 b = W.Button(description='', tooltip=f'patch ({i * k}, {j * k})',
                              layout=W.Layout(width=f'{cell}px', height=f'{cell}px', padding='0', margin='0'))
-                b.style.button_color = rgb
                 b.add_class('avit-pad-cell').add_class(f'avit-pad-{i}-{j}')
                 b.on_click(lambda _, i=i, j=j: self.on_pick(min(i * k + k // 2, gh - 1), min(j * k + k // 2, gw - 1)))
                 self.buttons[i, j] = b
+        self.recolor(image)
         self.ui = W.GridBox(list(self.buttons.values()), layout=W.Layout(
             grid_template_columns=f'repeat({nc}, {cell}px)', grid_gap='1px', width='max-content',
             align_self='flex-start')).add_class('avit-pad')
 
     def recolor(self, image:Tensor):
-        "Paint the cells in the mean colours of another image's patches."
-        nr, nc = max(i for i, _ in self.buttons) + 1, max(j for _, j in self.buttons) + 1
-        cols = F.adaptive_avg_pool2d(image[None].float(), (nr, nc))[0].clamp(0, 1)
-        for (i, j), b in self.buttons.items():
-            b.style.button_color = '#' + ''.join(f'{int(255 * v):02x}' for v in cols[:3, i, j].tolist())
+        "Paint the cells in the mean colours of `image`'s patches, (C, H, W) in [0, 1]."
+        cols = F.adaptive_avg_pool2d(image[None].float(), self.shape)[0].clamp(0, 1)   # (C, nr, nc)
+        self.colors = {(i, j): '#' + ''.join(f'{round(255 * v):02x}' for v in cols[:3, i, j].tolist())
+                       for i, j in self.buttons}
+        for ij, b in self.buttons.items():
+            b.style.button_color = self.selected_color if ij == self.selected else self.colors[ij]
 
     def select(self, r:int, c:int):
         "Mark the cell holding patch (r, c)."
         cell = (r // self.k, c // self.k)
         if self.selected == cell: return
-        if self.selected is not None: self.buttons[self.selected].description = ''
-        self.buttons[cell].description = '×'
+        if self.selected is not None: self.buttons[self.selected].style.button_color = self.colors[self.selected]
+        self.buttons[cell].style.button_color = self.selected_color
         self.selected = cell
 
 # %% ../nbs/10_widgets.ipynb #69b64cb5
