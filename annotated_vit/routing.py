@@ -7,7 +7,7 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1', 'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5',
            'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #b443111f
+# %% ../nbs/08_routing.ipynb #c5ee073e
 import math
 from contextlib import contextmanager
 
@@ -21,7 +21,7 @@ from .vit import Block
 from .pyramid import (OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2, count_macs,
                                    count_params, pvt_v2_sizes)
 
-# %% ../nbs/08_routing.ipynb #8ff329d5
+# %% ../nbs/08_routing.ipynb #ef7685aa
 class RoutingGate(nn.Module):
     "Binary routing gate: linear to (compute, skip) logits; hard Gumbel-softmax in training, moving-average weights at eval."
     def __init__(self,
@@ -77,14 +77,14 @@ class RoutingGate(nn.Module):
         self.ema_weight.lerp_(self.proj.weight, 1 - self.momentum)
         self.ema_bias.lerp_(self.proj.bias, 1 - self.momentum)
 
-# %% ../nbs/08_routing.ipynb #22910579
+# %% ../nbs/08_routing.ipynb #90c8bb86
 def update_gate_ema(model:nn.Module):   # any model with `RoutingGate`s; call after each optimizer step
     "Update the moving-average weights of every `RoutingGate` in `model`."
     for m in model.modules():
         if isinstance(m, RoutingGate):
             m.update_ema()
 
-# %% ../nbs/08_routing.ipynb #eca42f03
+# %% ../nbs/08_routing.ipynb #fff72b2f
 def force_gates(
     model:nn.Module,   # any model with `RoutingGate`s
     row:float=None,    # keep probability forced on every row (per-token) gate; None: learned decisions
@@ -96,7 +96,7 @@ def force_gates(
             m.force = col if m.pool else row
     return model
 
-# %% ../nbs/08_routing.ipynb #423a5451
+# %% ../nbs/08_routing.ipynb #c84222f1
 def _key_bias(keep:Tensor, sr_ratio:int, dtype)->Tensor:   # keep (B, H, W) bool -> (B, 1, 1, n) or None
     "Additive attention bias that hides key cells (R x R regions) containing no kept token; None if none is empty."
     k = keep[:, None].to(dtype)
@@ -109,7 +109,7 @@ def _key_bias(keep:Tensor, sr_ratio:int, dtype)->Tensor:   # keep (B, H, W) bool
     bias = torch.zeros_like(k).masked_fill(k == 0, torch.finfo(dtype).min)   # min, not -inf: no NaN rows
     return bias.flatten(1)[:, None, None, :]                                  # b (h w) -> b 1 1 n
 
-# %% ../nbs/08_routing.ipynb #6530da5f
+# %% ../nbs/08_routing.ipynb #361b4906
 def masked_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -132,7 +132,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #2223a59f
+# %% ../nbs/08_routing.ipynb #e5c52d90
 class _KeptTokens:
     "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad."
     def __init__(self, keep:Tensor):
@@ -176,14 +176,14 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #1c21221b
+# %% ../nbs/08_routing.ipynb #15af195c
 def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
     return t.view(t.shape[0], t.shape[1], h, -1).transpose(1, 2)
 
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #fd8ed239
+# %% ../nbs/08_routing.ipynb #c3e5441f
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -212,7 +212,7 @@ def sparse_stage(
         xs = xs + mlp.fc2(mlp.act(kt.gather(t)))
     return kt.scatter(stage.norm(xs), base=x)
 
-# %% ../nbs/08_routing.ipynb #c0e6df4f
+# %% ../nbs/08_routing.ipynb #f3ee070e
 class RoutedBlock(nn.Module):
     "A ViT `Block` behind a row gate: kept tokens go through the block (attending to kept tokens only), the rest skip it."
     def __init__(self,
@@ -256,7 +256,7 @@ class RoutedBlock(nn.Module):
         sparse = not self.training if sparse is None else sparse
         return self.sparse(x, keep) if sparse else self.masked(x, keep)
 
-# %% ../nbs/08_routing.ipynb #e270825c
+# %% ../nbs/08_routing.ipynb #a0e062a4
 def budget_loss(
     cost:Tensor,     # expected MACs of the routing space per image, (B,) (from `DiT.forward_with_cost`)
     base:float,      # C_base: MACs of the plain PVTv2 of the same size at the same resolution
@@ -266,7 +266,7 @@ def budget_loss(
     "DiT's complexity loss (Eq. 7): lambda * (C_space / C_base - mu)^2, with C_space averaged over the batch first."
     return lam * (cost.mean() / base - mu) ** 2
 
-# %% ../nbs/08_routing.ipynb #e2a210cc
+# %% ../nbs/08_routing.ipynb #8b8816f9
 def budget_weight(
     progress:float,     # fraction of training done, 0..1
     start:float=0.0,    # no budget loss before this fraction (DynamicRouting: 0.4)
@@ -276,7 +276,7 @@ def budget_weight(
     if progress < start: return 0.
     return 1. if ramp <= 0 else min(1., (progress - start) / ramp)
 
-# %% ../nbs/08_routing.ipynb #f51ef539
+# %% ../nbs/08_routing.ipynb #f3b5b499
 def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (B, H, W, C) -> (B, H/2, W/2, C')
     "A gated patch embedding: g * P(x); in sparse mode P runs only on the images whose gate is on."
     if not sparse:
@@ -288,7 +288,7 @@ def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (
         out = out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
     return out
 
-# %% ../nbs/08_routing.ipynb #e63a9099
+# %% ../nbs/08_routing.ipynb #222ecb59
 class DiT(nn.Module):
     "DiT (Dynamic Token Routing, Ma et al. 2023; not the diffusion transformer): PVTv2 stages on a routed scale x depth grid."
     def __init__(self,
@@ -385,7 +385,7 @@ class DiT(nn.Module):
                 self._macs[H, W] = _grid_macs(self.cfg, self.in_chans, self.num_classes, H, W)
         return self._macs[H, W]
 
-# %% ../nbs/08_routing.ipynb #4774babf
+# %% ../nbs/08_routing.ipynb #bf4c0700
 def _grid_macs(cfg:dict, in_chans:int, num_classes:int, H:int, W:int)->dict:
     "MACs of the stem, each stage (row), each downward patch embedding (col), the gates, the head and PVTv2."
     out = dict(row=[], col=[], row_gate=[], col_gate=[])
@@ -409,7 +409,7 @@ def _grid_macs(cfg:dict, in_chans:int, num_classes:int, H:int, W:int)->dict:
                 x = stage(x)
     return out
 
-# %% ../nbs/08_routing.ipynb #6fdf6013
+# %% ../nbs/08_routing.ipynb #f6f7d608
 @contextmanager
 def record_routing(
     model:nn.Module,    # any model containing `RoutingGate`s (`DiT`, `RoutedBlock`, ...)
@@ -432,21 +432,21 @@ def record_routing(
     finally:
         for h in handles: h.remove()
 
-# %% ../nbs/08_routing.ipynb #0b3fee2b
+# %% ../nbs/08_routing.ipynb #fa14b83e
 def dit_b1(**kw): "DiT-B1 (Dynamic Token Routing) on PVTv2-B1 stages."; return DiT(**{**pvt_v2_sizes['b1'], **kw})
 def dit_b2(**kw): "DiT-B2 (Dynamic Token Routing) on PVTv2-B2 stages."; return DiT(**{**pvt_v2_sizes['b2'], **kw})
 def dit_b3(**kw): "DiT-B3 (Dynamic Token Routing) on PVTv2-B3 stages."; return DiT(**{**pvt_v2_sizes['b3'], **kw})
 def dit_b4(**kw): "DiT-B4 (Dynamic Token Routing) on PVTv2-B4 stages."; return DiT(**{**pvt_v2_sizes['b4'], **kw})
 def dit_b5(**kw): "DiT-B5 (Dynamic Token Routing) on PVTv2-B5 stages."; return DiT(**{**pvt_v2_sizes['b5'], **kw})
 
-# %% ../nbs/08_routing.ipynb #8cb53949
+# %% ../nbs/08_routing.ipynb #e528f8b4
 fig4_imagenet_keep = (   # DiT paper, Fig. 4 (ImageNet): fraction of tokens through each stage edge, per scale
     (0.72, 0.13, 0.0, 0.0),    # 1/4:  S0, S1, S2, S3
     (0.43, 0.38, 0.12, 0.0),   # 1/8
     (0.0, 0.68, 0.30, 0.08),   # 1/16
     (0.0, 0.0, 0.46, 0.42))    # 1/32
 
-# %% ../nbs/08_routing.ipynb #ca660a70
+# %% ../nbs/08_routing.ipynb #938e16b1
 def fix_routing(
     model:DiT,                         # a DiT
     row_keep=fig4_imagenet_keep,       # (4, M) keep rate of every stage edge
