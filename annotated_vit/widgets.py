@@ -92,20 +92,21 @@ class AttentionMaps:
     @property
     def num_heads(self): return self.maps[0].shape[-3]
 
-# %% ../nbs/10_widgets.ipynb #f4de9f78
+# %% ../nbs/10_widgets.ipynb #87fbdb5e
 def layout_maps(
     maps:list,             # attention maps as `record_attention` collects them, one image: (1, h, N, N) or (nW, h, ws², ws²)
     grid:tuple,            # (H', W'), the token grid of the image
     patch_size=16,         # P, pixels per token side
     image:Tensor=None,     # (C, H, W), the image the maps belong to
+    window_sizes=None,     # ws per map when known (ViTDet blocks' `window_size`, 0 = global); None: from the shapes
 )->AttentionMaps:
-    "Tell global from window maps by their shapes, and find the prefix tokens."
+    "Tell global from window maps by their shapes (or the given window sizes), and find the prefix tokens."
     gh, gw = grid
     N, out, wss, prefix = gh * gw, [], [], set()
     for i, m in enumerate(maps):
         nb, h, nq, nk = m.shape
-        ws = math.isqrt(nk)
-        if nb == 1 and nq == nk and nk >= N:
+        ws = math.isqrt(nk) if window_sizes is None else window_sizes[i]
+        if nb == 1 and nq == nk and nk >= N and (window_sizes is None or ws == 0):
             out.append(m[0]); wss.append(0); prefix.add(nk - N)
         elif ws * ws == nk and nq == nk and nb == math.ceil(gh / ws) * math.ceil(gw / ws):
             out.append(m); wss.append(ws)
@@ -116,7 +117,7 @@ def layout_maps(
     if len(prefix) > 1: raise ValueError(f"the global maps disagree on the number of prefix tokens: {sorted(prefix)}")
     return AttentionMaps(out, wss, (gh, gw), _pair(patch_size), prefix.pop() if prefix else 0, image)
 
-# %% ../nbs/10_widgets.ipynb #d0679ede
+# %% ../nbs/10_widgets.ipynb #660b7104
 def attention_maps(
     model:nn.Module,   # a `VisionTransformer`, a `ViTDet`, a transformers ViT, or any model built from `Attention`
     img,               # the image: PIL, (C, H, W) tensor or (H, W, C) uint8 array
@@ -134,7 +135,9 @@ def attention_maps(
     finally:
         model.train(was)
     P = _pair(model.patch_embed.patch_size)
-    return layout_maps([m.float().cpu() for m in maps], (x.shape[1] // P[0], x.shape[2] // P[1]), P, x)
+    blocks = list(getattr(model, 'blocks', []))
+    wss = [getattr(b, 'window_size', 0) for b in blocks] if len(blocks) == len(maps) else None
+    return layout_maps([m.float().cpu() for m in maps], (x.shape[1] // P[0], x.shape[2] // P[1]), P, x, wss)
 
 # %% ../nbs/10_widgets.ipynb #0a031b27
 def fuse_heads(
