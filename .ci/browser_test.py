@@ -238,7 +238,7 @@ def main():
     ap.add_argument('--headed', action='store_true')
     args = ap.parse_args()
     ART.mkdir(parents=True, exist_ok=True)
-    for old in ART.glob('*.png'): old.unlink()
+    for old in [*ART.glob('*.png'), *ART.glob('failure.txt')]: old.unlink()
     if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} is missing: run `bash .ci/browser_setup` first')
     try:
         from playwright.sync_api import sync_playwright
