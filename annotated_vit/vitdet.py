@@ -6,7 +6,7 @@
 __all__ = ['sam_sizes', 'RelPosAttention', 'ViTDetBlock', 'LayerNorm2d', 'ResBottleneckBlock', 'sam_neck', 'ViTDet',
            'convert_sam_encoder', 'load_sam_encoder', 'SimpleFeaturePyramid', 'sam_vit_b', 'sam_vit_l', 'sam_vit_h']
 
-# %% ../nbs/06_vitdet.ipynb #ed1ed2ee
+# %% ../nbs/06_vitdet.ipynb #654aedae
 import re, math
 from functools import partial
 import torch
@@ -20,7 +20,7 @@ from .vit import Mlp
 from .windows import window_partition, window_unpartition
 from .relpos import decomposed_rel_pos_terms, decomposed_rel_pos_bias
 
-# %% ../nbs/06_vitdet.ipynb #d1169ae1
+# %% ../nbs/06_vitdet.ipynb #650013e9
 class RelPosAttention(Attention):
     "Multi-head attention on a (B, H, W, D) grid with an optional decomposed relative-position bias (ViTDet, SAM)."
     max_bias_elems = 2 ** 24   # fast path: largest bias slice built at once (floats); the queries go in row slices
@@ -66,14 +66,27 @@ class RelPosAttention(Attention):
         if rows >= H:
             bias = (rel_h[..., :, None] + rel_w[..., None, :]).view(B, h, N, N)
             return self.attend(q, k, v, bias)
-        o = q.new_empty(B, h, N, d)
+        o, grad = q.new_empty(B, h, N, d), torch.is_grad_enabled()
+        buf = None if grad else q.new_empty(B, h, rows, W, H, W)   # inference: one buffer for every slice
         for i in range(0, H, rows):
             j = min(i + rows, H)
-            bias = (rel_h[:, :, i:j, :, :, None] + rel_w[:, :, i:j, :, None, :]).view(B, h, (j - i) * W, N)
-            o[:, :, i * W:j * W] = self.attend(q[:, :, i * W:j * W], k, v, bias)
+            a, b = rel_h[:, :, i:j, :, :, None], rel_w[:, :, i:j, :, None, :]
+            bias = a + b if grad or j - i < rows else torch.add(a, b, out=buf)   # (B, h, j-i, W, H, W)
+            o[:, :, i * W:j * W] = self.attend(q[:, :, i * W:j * W], k, v, bias.view(B, h, (j - i) * W, N))
         return o
 
-# %% ../nbs/06_vitdet.ipynb #06d807a2
+# %% ../nbs/06_vitdet.ipynb #36f8f052
+def _mlp_add_(x:Tensor, norm:nn.Module, mlp:nn.Module, chunk:int=1024)->Tensor:   # x + mlp(norm(x)), in place
+    x = x.contiguous()                           # a fresh sum, ours to overwrite (the first may be strided)
+    t = x.view(-1, x.shape[-1])                  # (B*H*W, D)
+    for i in range(0, t.shape[0], chunk):
+        y = mlp.fc1(norm(t[i:i + chunk]))        # (chunk, hidden)
+        if type(mlp.act) is nn.GELU: torch.ops.aten.gelu_(y, approximate=mlp.act.approximate)
+        else: y = mlp.act(y)
+        t[i:i + chunk] += mlp.fc2(y)
+    return x
+
+# %% ../nbs/06_vitdet.ipynb #18a3a916
 class ViTDetBlock(nn.Module):
     "Pre-norm transformer block on a (B, H, W, D) grid: window (or global) attention with relative positions, then an MLP."
     def __init__(self,
@@ -108,12 +121,15 @@ class ViTDetBlock(nn.Module):
         x = self.attn(x)
         x = window_unpartition(x, self.window_size, pad_hw, (H, W))   # (B, H, W, D), padding cropped
         x = shortcut + x
-        x = x + self.mlp(self.norm2(x))
+        if torch.is_grad_enabled():
+            x = x + self.mlp(self.norm2(x))
+        else:                                               # inference: the same sum, in place, by row chunks
+            x = _mlp_add_(x, self.norm2, self.mlp)
         if self.residual is not None:                       # conv block on (B, D, H, W)
             x = self.residual(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         return x
 
-# %% ../nbs/06_vitdet.ipynb #8d0abcc4
+# %% ../nbs/06_vitdet.ipynb #692f658e
 class LayerNorm2d(nn.Module):
     "LayerNorm over the channels of a (B, C, H, W) map, at every pixel (ConvNeXt, detectron2, SAM)."
     def __init__(self,
@@ -130,7 +146,7 @@ class LayerNorm2d(nn.Module):
         x = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)       # b h w c -> b c h w
 
-# %% ../nbs/06_vitdet.ipynb #58122dc7
+# %% ../nbs/06_vitdet.ipynb #c1f4317b
 class ResBottleneckBlock(nn.Module):
     "ViTDet's propagation block: x + (1x1 conv, norm, act, 3x3 conv, norm, act, 1x1 conv, norm)(x), on (B, C, H, W)."
     def __init__(self,
@@ -156,14 +172,14 @@ class ResBottleneckBlock(nn.Module):
         out = self.norm3(self.conv3(out))
         return x + out
 
-# %% ../nbs/06_vitdet.ipynb #17da5165
+# %% ../nbs/06_vitdet.ipynb #96a914ed
 def _resample_grid_pos(pos:Tensor, hw:tuple)->Tensor:   # (1, H, W, D) -> (1, H', W', D)
     _, H, W, D = pos.shape
     if (H, W) == tuple(hw): return pos
     pos = resample_pos_embed(pos.reshape(1, H * W, D), hw, old_size=(H, W), num_prefix_tokens=0)
     return pos.reshape(1, *hw, D)
 
-# %% ../nbs/06_vitdet.ipynb #a05e287d
+# %% ../nbs/06_vitdet.ipynb #0bc5669e
 def sam_neck(
     embed_dim:int,   # D, width of the tokens
     out_chans:int,   # width of the image embedding (SAM: 256)
@@ -172,7 +188,7 @@ def sam_neck(
     return nn.Sequential(nn.Conv2d(embed_dim, out_chans, 1, bias=False), LayerNorm2d(out_chans),
                          nn.Conv2d(out_chans, out_chans, 3, padding=1, bias=False), LayerNorm2d(out_chans))
 
-# %% ../nbs/06_vitdet.ipynb #93db666b
+# %% ../nbs/06_vitdet.ipynb #c8a3ce88
 class ViTDet(nn.Module):
     "A plain ViT backbone with window attention, relative positions and a few global blocks (ViTDet, SAM's image encoder)."
     def __init__(self,
@@ -222,7 +238,7 @@ class ViTDet(nn.Module):
     def forward(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> image embedding (B, out_chans, H', W')
         return self.neck(self.forward_features(x).permute(0, 3, 1, 2))
 
-# %% ../nbs/06_vitdet.ipynb #58214787
+# %% ../nbs/06_vitdet.ipynb #a5c55139
 _VITDET_KEYS = [   # every key a ViTDet state dict can have (SAM's names after renaming; detectron2's too)
     r'patch_embed\.proj\.(weight|bias)', r'pos_embed',
     r'blocks\.\d+\.norm[12]\.(weight|bias)', r'blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)',
@@ -255,7 +271,7 @@ def convert_sam_encoder(
             raise ValueError(f"{k} has shape {tuple(w.shape)}: expected (3*D, D)")
     return out
 
-# %% ../nbs/06_vitdet.ipynb #1de87a3a
+# %% ../nbs/06_vitdet.ipynb #69cd5669
 def _fit_to(k:str, v:Tensor, target:Tensor)->Tensor:   # resample what can be resampled to the model's shape
     if v.shape == target.shape: return v
     if k == 'pos_embed' and v.ndim == 4 and v.shape[-1] == target.shape[-1]:
@@ -284,7 +300,7 @@ def load_sam_encoder(
     model.load_state_dict({k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}, strict=strict)
     return model if strict else (model, report)
 
-# %% ../nbs/06_vitdet.ipynb #7988e53f
+# %% ../nbs/06_vitdet.ipynb #1a17d062
 class SimpleFeaturePyramid(nn.Module):
     "ViTDet's simple feature pyramid: maps at strides 4..32 built from one stride-16 map by deconvs and pooling."
     def __init__(self,
@@ -316,7 +332,7 @@ class SimpleFeaturePyramid(nn.Module):
             out[f'p{int(last[1:]) + 1}'] = F.max_pool2d(out[last], kernel_size=1, stride=2)
         return out
 
-# %% ../nbs/06_vitdet.ipynb #f76a8ad8
+# %% ../nbs/06_vitdet.ipynb #19180243
 sam_sizes = dict(   # Segment-Anything's image encoders (segment_anything/build_sam.py)
     b=dict(embed_dim=768, depth=12, num_heads=12, global_attn_indexes=(2, 5, 8, 11)),     # ViT-B
     l=dict(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=(5, 11, 17, 23)),  # ViT-L
