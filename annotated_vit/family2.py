@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['random_masking', 'restore_tokens', 'mae_loss', 'MaskedAutoencoder', 'mae_tiny', 'plot_mae', 'mlp_activations',
-           'neuron_maps', 'plot_neuron_maps']
+           'neuron_maps', 'object_selectivity', 'plot_neuron_maps']
 
 # %% ../nbs/11a_family.ipynb #8ec51a76
 import torch
@@ -112,11 +112,11 @@ class MaskedAutoencoder(nn.Module):
         pred = self.forward_decoder(latent, ids_restore)
         return mae_loss(pred, patchify(imgs, self.patch_size), mask), pred, mask
 
-# %% ../nbs/11a_family.ipynb #162d841c
+# %% ../nbs/11a_family.ipynb #f979e25c
 def mae_tiny(**kwargs)->MaskedAutoencoder:
-    "A toy MAE for 64-pixel images: encoder 4 x 64 wide (lesson 09's tiny ViT), decoder 2 x 32."
+    "A toy MAE for 64-pixel images: encoder 4 blocks x 64 wide (lesson 09's tiny ViT), decoder 2 x 64."
     return MaskedAutoencoder(**{**dict(img_size=64, patch_size=8, embed_dim=64, depth=4, num_heads=4,
-                                       decoder_dim=32, decoder_depth=2, decoder_heads=4, mlp_ratio=2.), **kwargs})
+                                       decoder_dim=64, decoder_depth=2, decoder_heads=4, mlp_ratio=2.), **kwargs})
 
 # %% ../nbs/11a_family.ipynb #a8545e99
 def plot_mae(
@@ -172,7 +172,26 @@ def neuron_maps(
     prefix = a.shape[1] - gh * gw                                  # class (and other) tokens first
     return a[:, prefix:, neuron].reshape(-1, gh, gw)
 
-# %% ../nbs/11a_family.ipynb #c4f9b998
+# %% ../nbs/11a_family.ipynb #53a2ee04
+def object_selectivity(
+    model:VisionTransformer,   # a ViT
+    imgs:Tensor,               # images, (B, C, H, W)
+    masks:Tensor,              # object coverage per pixel, (B, H, W), in [0, 1]
+    layer:int,                 # block index
+    inside:float=0.9,          # a patch counts as object when at least this fraction of it is covered
+)->Tensor:                     # s_j for every hidden neuron, (hidden,)
+    "Per MLP neuron: (mean on object patches - mean on background patches) / std on background patches."
+    P = model.patch_embed.patch_size[0]
+    cover = F.avg_pool2d(masks[:, None].float(), P).flatten(1)      # (B, N) coverage per patch
+    obj, bg = cover >= inside, cover == 0
+    if not obj.any() or not bg.any():
+        raise ValueError("object_selectivity needs patches inside objects and patches of pure background: "
+                         f"got {int(obj.sum())} object and {int(bg.sum())} background patches")
+    a = mlp_activations(model, imgs, layer)
+    a = a[:, a.shape[1] - cover.shape[1]:]                          # patch tokens only, (B, N, hidden)
+    return (a[obj].mean(0) - a[bg].mean(0)) / (a[bg].std(0) + 1e-6)
+
+# %% ../nbs/11a_family.ipynb #7ff2bb24
 def plot_neuron_maps(
     model:VisionTransformer,   # a ViT
     imgs:Tensor,               # images, (B, C, H, W), values in [0, 1] for display
@@ -188,7 +207,8 @@ def plot_neuron_maps(
         maps = neuron_maps(model, imgs, layer, nrn)
         for i in range(len(imgs)):
             axs[i, j + 1].imshow(imgs[i].permute(1, 2, 0).clamp(0, 1))
-            axs[i, j + 1].imshow(maps[i], cmap='inferno', alpha=0.65, extent=(0, W, H, 0), interpolation='nearest')
+            axs[i, j + 1].imshow(maps[i], cmap='inferno', alpha=0.65, extent=(0, W, H, 0), interpolation='nearest',
+                                 vmin=maps.min(), vmax=maps.max())
         axs[0, j + 1].set_title(f'neuron {nrn}', fontsize=9)
     for i in range(len(imgs)): axs[i, 0].imshow(imgs[i].permute(1, 2, 0).clamp(0, 1))
     for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
