@@ -370,7 +370,7 @@ class MaxViTBlock(nn.Module):
         g = grid_partition(x, P)                                            # (B*nG, P, P, C)
         return grid_unpartition(self.grid_attn(g.flatten(1, 2)).view_as(g), P, (H, W))
 
-# %% ../nbs/11_family.ipynb #919f2c19
+# %% ../nbs/11_family.ipynb #2e59739c
 def _conv_bn_act(c_in, c_out, k, act=True):
     return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
                          nn.SiLU() if act else nn.Identity())
@@ -390,7 +390,8 @@ class MobileViTBlock(nn.Module):
         self.patch_size = patch_size
         self.conv_kxk = _conv_bn_act(in_chans, in_chans, kernel_size)
         self.conv_1x1 = nn.Conv2d(in_chans, dim, 1, bias=False)
-        self.transformer = nn.Sequential(*[Block(dim, num_heads, mlp_ratio) for _ in range(depth)])
+        self.transformer = nn.Sequential(*[Block(dim, num_heads, mlp_ratio, norm_eps=1e-5, act_layer=nn.SiLU)
+                                           for _ in range(depth)])   # Swish, as everywhere in MobileViT
         self.norm = nn.LayerNorm(dim)
         self.conv_proj = _conv_bn_act(dim, in_chans, 1)
         self.conv_fusion = _conv_bn_act(2 * in_chans, in_chans, kernel_size)
