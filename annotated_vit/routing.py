@@ -132,7 +132,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #e5c52d90
+# %% ../nbs/08_routing.ipynb #57a30632
 class _KeptTokens:
     "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad."
     def __init__(self, keep:Tensor):
@@ -146,8 +146,20 @@ class _KeptTokens:
         img = self.idx // self.N
         rank = torch.arange(self.K, device=keep.device) - (counts.cumsum(0) - counts)[img]
         self.pad_idx = img * self.L + rank                      # (K,) positions in the B*L padded list
-        self.all_full = bool((counts == self.L).all())
-        self._zeros = {}
+        self.all_full = bool((counts == self.L).all())   # every image keeps L tokens: padding is only a view
+        self._zeros, self._nbr = {}, None
+
+    def neighbours(self)->Tensor:   # (9, K): row in the kept list of each kept token's 3x3 neighbours; K = none
+        "For a (B, H, W) mask: where the depthwise conv's nine taps of every kept token read from (K: a zero row)."
+        if self._nbr is None:
+            (H, W), dev = self.grid, self.idx.device
+            inner = torch.full((self.B * self.N,), self.K, dtype=torch.long, device=dev)
+            inner[self.idx] = torch.arange(self.K, device=dev)
+            pos = F.pad(inner.view(self.B, H, W), (1, 1, 1, 1), value=self.K)   # out of the map: the zero row
+            b, r = self.idx // self.N, self.idx % self.N
+            y, x = r // W, r % W
+            self._nbr = torch.stack([pos[b, y + dy, x + dx] for dy in range(3) for dx in range(3)])
+        return self._nbr
 
     def gather(self, x:Tensor)->Tensor:   # (B, *grid, C) -> (K, C)
         return x.reshape(self.B * self.N, -1).index_select(0, self.idx)
@@ -164,9 +176,11 @@ class _KeptTokens:
         return out.view(self.B, *self.grid, C)
 
     def pad(self, t:Tensor)->Tensor:   # (K, C) -> (B, L, C)
+        if self.all_full: return t.view(self.B, self.L, -1)   # kept rows are already grouped by image
         return t.new_zeros(self.B * self.L, t.shape[-1]).index_copy_(0, self.pad_idx, t).view(self.B, self.L, -1)
 
     def unpad(self, t:Tensor)->Tensor:   # (B, L, C) -> (K, C)
+        if self.all_full: return t.reshape(self.K, -1)
         return t.reshape(self.B * self.L, -1).index_select(0, self.pad_idx)
 
     def pad_bias(self, dtype)->Tensor:   # (B, 1, 1, L) bias hiding the padding keys; None if no image is padded
@@ -176,6 +190,21 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
+# %% ../nbs/08_routing.ipynb #a3080f3b
+_GATHER_DWCONV_BELOW = 0.3   # kept fraction under which the depthwise conv gathers neighbours instead of a whole map
+
+def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K, C) -> conv(scatter(t)) at kept rows
+    "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros."
+    if t.is_meta or kt.K >= _GATHER_DWCONV_BELOW * kt.B * kt.N or conv.kernel_size != (3, 3):
+        return kt.gather(conv(kt.scatter(t).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))   # whole zero-filled map
+    nbr, C = kt.neighbours(), t.shape[1]
+    te = torch.cat([t, t.new_zeros(1, C)])              # row K: the zero of a skipped or outside neighbour
+    w = conv.weight.view(C, 9).t()                      # (9, C): tap (dy, dx) = 3 dy + dx
+    out = te.index_select(0, nbr[0]) * w[0]
+    for tap in range(1, 9):
+        out.addcmul_(te.index_select(0, nbr[tap]), w[tap])
+    return out + conv.bias if conv.bias is not None else out
+
 # %% ../nbs/08_routing.ipynb #15af195c
 def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
     return t.view(t.shape[0], t.shape[1], h, -1).transpose(1, 2)
@@ -183,7 +212,7 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #c3e5441f
+# %% ../nbs/08_routing.ipynb #5248b315
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -194,22 +223,23 @@ def sparse_stage(
     if kt.K == 0:
         return x
     xs = kt.gather(x)                                       # (K, C)
+    biases = {}                                             # key masks, built once per stage
     for blk in stage.blocks:
         attn, mlp, R, h = blk.attn, blk.mlp, blk.attn.sr_ratio, blk.attn.num_heads
         a = blk.norm1(xs)
         q = _heads(kt.pad(attn.q(a)), h)                    # queries of kept tokens only, (B, h, L, d)
         if R > 1:                                           # keys from the reduced zero-filled map
             kv = attn.kv(attn.reduce(kt.scatter(a))).flatten(1, 2)   # (B, n, 2C)
-            bias = _key_bias(keep > 0, R, x.dtype)
+            if R not in biases: biases[R] = _key_bias(keep > 0, R, x.dtype)
+            bias = biases[R]
         else:                                               # keys are the kept tokens themselves
             kv = kt.pad(attn.kv(a))                         # (B, L, 2C)
             bias = kt.pad_bias(x.dtype)
         k, v = _heads(kv, 2 * h).chunk(2, dim=1)
         o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
         xs = xs + attn.proj(o)
-        t = mlp.fc1(blk.norm2(xs))                          # (K, hidden)
-        t = mlp.dwconv(kt.scatter(t).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        xs = xs + mlp.fc2(mlp.act(kt.gather(t)))
+        t = _dwconv_kept(mlp.dwconv, mlp.fc1(blk.norm2(xs)), kt)   # (K, hidden)
+        xs = xs + mlp.fc2(mlp.act(t))
     return kt.scatter(stage.norm(xs), base=x)
 
 # %% ../nbs/08_routing.ipynb #f3ee070e
@@ -276,19 +306,21 @@ def budget_weight(
     if progress < start: return 0.
     return 1. if ramp <= 0 else min(1., (progress - start) / ramp)
 
-# %% ../nbs/08_routing.ipynb #f3b5b499
+# %% ../nbs/08_routing.ipynb #c40ef8d6
 def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (B, H, W, C) -> (B, H/2, W/2, C')
     "A gated patch embedding: g * P(x); in sparse mode P runs only on the images whose gate is on."
     if not sparse:
         return P(x.permute(0, 3, 1, 2)) * g.view(-1, 1, 1, 1)
     sel = g.nonzero().squeeze(1)
+    if sel.numel() == 0:          # no image goes down: nothing to compute, nothing to add
+        return None
+    if sel.numel() == len(g):     # every image goes down: no gather, no scatter
+        return P(x.permute(0, 3, 1, 2))
     B, H, W, _ = x.shape
     out = x.new_zeros(B, (H + 1) // 2, (W + 1) // 2, P.proj.out_channels)
-    if sel.numel():
-        out = out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
-    return out
+    return out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
 
-# %% ../nbs/08_routing.ipynb #222ecb59
+# %% ../nbs/08_routing.ipynb #cdf217a8
 class DiT(nn.Module):
     "DiT (Dynamic Token Routing, Ma et al. 2023; not the diffusion transformer): PVTv2 stages on a routed scale x depth grid."
     def __init__(self,
@@ -359,7 +391,12 @@ class DiT(nn.Module):
             acc, al = run(self.stages[i][j - 1], Fm[i, j - 1], row[i, j - 1]), al | alive[i, j - 1]
         if i > 0 and j < self.num_columns:                    # down: g * P(x)
             down = _down(self.downs[i - 1][j], Fm[i - 1, j], col[i - 1, j], sparse)
-            acc, al = (down if acc is None else acc + down), al | (col[i - 1, j] > 0)
+            if down is None and acc is None:                  # sparse mode, no image came down: an empty node
+                B, H, W, _ = Fm[i - 1, j].shape
+                down = Fm[i - 1, j].new_zeros(B, (H + 1) // 2, (W + 1) // 2, self.cfg['embed_dims'][i])
+            if down is not None:
+                acc = down if acc is None else acc + down
+            al = al | (col[i - 1, j] > 0)
         return acc, al
 
     def forward_with_cost(self, x:Tensor, sparse:bool=None)->tuple:   # -> (logits (B, classes), cost (B,))
