@@ -6,7 +6,7 @@
 __all__ = ['patchify', 'unpatchify', 'plot_patch_grid', 'PatchEmbed', 'plot_pos_similarity', 'sincos_pos_embed_2d',
            'resample_pos_embed']
 
-# %% ../nbs/01_patches.ipynb #e2b18426
+# %% ../nbs/01_patches.ipynb #ef910c9e
 import math
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from torch import nn, Tensor
 import matplotlib.pyplot as plt
 from .core import show_image
 
-# %% ../nbs/01_patches.ipynb #46ea6a76
+# %% ../nbs/01_patches.ipynb #50bd5fa2
 def patchify(
     imgs:Tensor,      # images, (B, C, H, W); H and W multiples of `patch_size`
     patch_size:int,   # P, side of a square patch in pixels
@@ -31,10 +31,10 @@ def patchify(
     x = x.permute(0, 2, 4, 3, 5, 1)               # -> b gh gw p q c
     return x.reshape(B, (H//P) * (W//P), P*P*C)   # -> b (gh gw) (p q c)
 
-# %% ../nbs/01_patches.ipynb #839ad2b8
+# %% ../nbs/01_patches.ipynb #6a8a681d
 def _pair(x): return (int(x), int(x)) if isinstance(x, int) else tuple(int(v) for v in x)
 
-# %% ../nbs/01_patches.ipynb #86564d08
+# %% ../nbs/01_patches.ipynb #b71b9da8
 def unpatchify(
     patches:Tensor,   # (B, N, P*P*C), as made by `patchify`
     patch_size:int,   # P, side of a square patch in pixels
@@ -57,7 +57,7 @@ def unpatchify(
     x = x.permute(0, 5, 1, 3, 2, 4)           # -> b c gh p gw q
     return x.reshape(B, C, H, W)              # -> b c (gh p) (gw q)
 
-# %% ../nbs/01_patches.ipynb #0d62a4c3
+# %% ../nbs/01_patches.ipynb #88e50481
 def plot_patch_grid(
     img,                 # PIL image or (C, H, W) tensor whose sides are multiples of `patch_size`
     patch_size:int=16,   # P, patch side in pixels
@@ -79,7 +79,7 @@ def plot_patch_grid(
                 ax.text(j * P + 1, i * P + 1, str(i * (W // P) + j), color='yellow', fontsize=5, va='top')
     return ax.figure
 
-# %% ../nbs/01_patches.ipynb #1a1e42ac
+# %% ../nbs/01_patches.ipynb #d3222256
 class PatchEmbed(nn.Module):
     "Image to patch tokens: a convolution with kernel and stride P, i.e. one linear map applied to every patch."
     def __init__(self,
@@ -115,7 +115,7 @@ class PatchEmbed(nn.Module):
             x = x.flatten(1, 2)            # b h w d -> b (h w) d
         return self.norm(x)
 
-# %% ../nbs/01_patches.ipynb #cc46aaeb
+# %% ../nbs/01_patches.ipynb #91a93550
 def plot_pos_similarity(
     pos_embed:Tensor,   # position vectors of the grid only, (H*W, D) or (1, H*W, D), row by row
     grid_size,          # (H, W) of the grid, or an int for a square one
@@ -142,7 +142,7 @@ def plot_pos_similarity(
     if title: fig.suptitle(title)
     return fig
 
-# %% ../nbs/01_patches.ipynb #c498da07
+# %% ../nbs/01_patches.ipynb #85b74c83
 def _sincos_1d(dim, pos, temperature=10000.0):
     "1-D sin-cos embedding of (possibly fractional) positions `pos`: (len(pos), dim), sines then cosines."
     K = dim // 2
@@ -150,7 +150,7 @@ def _sincos_1d(dim, pos, temperature=10000.0):
     angles = pos.double().reshape(-1, 1) * omega                              # (len(pos), K)
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
-# %% ../nbs/01_patches.ipynb #0345ca64
+# %% ../nbs/01_patches.ipynb #eb4810b8
 def sincos_pos_embed_2d(
     embed_dim:int,               # D, a multiple of 4: D/2 for the row, D/2 for the column, each half sines then cosines
     grid_size,                   # (H, W) of the patch grid, or an int for a square one
@@ -165,7 +165,7 @@ def sincos_pos_embed_2d(
                      _sincos_1d(embed_dim // 2, cols, temperature)], dim=1)        # (H*W, D)
     return emb.float()
 
-# %% ../nbs/01_patches.ipynb #422f2b92
+# %% ../nbs/01_patches.ipynb #e54aea84
 def resample_pos_embed(
     pos_embed:Tensor,          # (B, prefix + H*W, D), B usually 1: prefix tokens first, then the grid row by row
     new_size,                  # (H', W') of the new grid, or an int for a square one
