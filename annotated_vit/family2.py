@@ -15,18 +15,19 @@ import matplotlib.pyplot as plt
 from .vit import Block, VisionTransformer
 from .patches import patchify, unpatchify, sincos_pos_embed_2d
 
-# %% ../nbs/11a_family.ipynb #6d09cfa2
+# %% ../nbs/11a_family.ipynb #42394d95
 def random_masking(
     x:Tensor,                # tokens, (B, N, D)
     keep_ratio:float=0.25,   # fraction of tokens kept (MAE: 0.25, i.e. 75% masked)
     generator=None,          # optional torch.Generator for a reproducible mask
+    noise:Tensor=None,       # optional (B, N) scores to sort instead of fresh uniform noise
 )->tuple:                    # kept tokens (B, n_keep, D), mask (B, N) with 1 = removed, ids_restore (B, N)
     "MAE's per-image random masking: keep the `keep_ratio` tokens with the smallest uniform noise."
     if not 0 < keep_ratio <= 1:
         raise ValueError(f"keep_ratio={keep_ratio}: expected a fraction in (0, 1] of tokens to keep")
     B, N, D = x.shape
     n_keep = max(1, int(N * keep_ratio))
-    noise = torch.rand(B, N, device=x.device, generator=generator)
+    if noise is None: noise = torch.rand(B, N, device=x.device, generator=generator)
     ids_shuffle = noise.argsort(dim=1)                    # ascending: small noise is kept
     ids_restore = ids_shuffle.argsort(dim=1)              # the inverse permutation
     ids_keep = ids_shuffle[:, :n_keep]
@@ -56,7 +57,7 @@ def mae_loss(
     per_patch = ((pred - target) ** 2).mean(dim=-1)    # (B, N)
     return (per_patch * mask).sum() / mask.sum()
 
-# %% ../nbs/11a_family.ipynb #929e6acc
+# %% ../nbs/11a_family.ipynb #35e73e46
 class MaskedAutoencoder(nn.Module):
     "MAE: a `VisionTransformer` encoder on the visible patches, a light decoder that predicts every patch's pixels."
     def __init__(self,
@@ -70,18 +71,20 @@ class MaskedAutoencoder(nn.Module):
         decoder_depth:int=8,       # decoder blocks
         decoder_heads:int=16,      # decoder heads
         mlp_ratio:float=4.0,       # MLP width as a multiple of the token width, both parts
+        norm_eps:float=1e-6,       # layer norm epsilon, both parts (MAE's code 1e-6, Hugging Face 1e-12)
     ):
         super().__init__()
         self.encoder = VisionTransformer(img_size, patch_size, in_chans, num_classes=0, embed_dim=embed_dim,
-                                         depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
+                                         depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, norm_eps=norm_eps)
         pe = self.encoder.patch_embed
         self.patch_size, self.img_size = pe.patch_size[0], pe.img_size
         self.encoder.pos_embed.requires_grad_(False).copy_(self._sincos(embed_dim))   # fixed, not learned
         self.decoder_embed = nn.Linear(embed_dim, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         self.register_buffer('decoder_pos_embed', self._sincos(decoder_dim), persistent=False)
-        self.decoder_blocks = nn.ModuleList([Block(decoder_dim, decoder_heads, mlp_ratio) for _ in range(decoder_depth)])
-        self.decoder_norm = nn.LayerNorm(decoder_dim, eps=1e-6)
+        self.decoder_blocks = nn.ModuleList([Block(decoder_dim, decoder_heads, mlp_ratio, norm_eps=norm_eps)
+                                             for _ in range(decoder_depth)])
+        self.decoder_norm = nn.LayerNorm(decoder_dim, eps=norm_eps)
         self.decoder_pred = nn.Linear(decoder_dim, self.patch_size ** 2 * in_chans)
         nn.init.normal_(self.mask_token, std=0.02)
 
@@ -89,10 +92,10 @@ class MaskedAutoencoder(nn.Module):
         grid = sincos_pos_embed_2d(dim, self.encoder.patch_embed.grid_size)
         return torch.cat([torch.zeros(1, dim), grid])[None]
 
-    def forward_encoder(self, imgs:Tensor, keep_ratio:float=0.25):   # -> tokens (B, 1+n_keep, D), mask, ids_restore
+    def forward_encoder(self, imgs:Tensor, keep_ratio:float=0.25, noise:Tensor=None):   # -> (B, 1+n_keep, D), mask, ids_restore
         enc = self.encoder
         x = enc.patch_embed(imgs) + enc.pos_embed[:, 1:]          # (B, N, D)
-        x, mask, ids_restore = random_masking(x, keep_ratio)      # (B, n_keep, D): the one new line
+        x, mask, ids_restore = random_masking(x, keep_ratio, noise=noise)   # (B, n_keep, D): the one new line
         cls = (enc.cls_token + enc.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         for blk in enc.blocks:
@@ -107,8 +110,8 @@ class MaskedAutoencoder(nn.Module):
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))[:, 1:]      # drop the class token
 
-    def forward(self, imgs:Tensor, keep_ratio:float=0.25):   # -> loss, predicted patches (B, N, P*P*C), mask (B, N)
-        latent, mask, ids_restore = self.forward_encoder(imgs, keep_ratio)
+    def forward(self, imgs:Tensor, keep_ratio:float=0.25, noise:Tensor=None):   # -> loss, patches (B, N, P*P*C), mask
+        latent, mask, ids_restore = self.forward_encoder(imgs, keep_ratio, noise)
         pred = self.forward_decoder(latent, ids_restore)
         return mae_loss(pred, patchify(imgs, self.patch_size), mask), pred, mask
 
