@@ -463,13 +463,13 @@ class ThreadsCB(Callback):
     def cleanup_fit(self, learn):
         if self.old: torch.set_num_threads(self.old)
 
-# %% ../nbs/09_train.ipynb #3ed55701
+# %% ../nbs/09_train.ipynb #304246aa
 def shapes_dls(
     n_train:int=2000,   # training images (`ShapesDataset` seed `seed`)
     n_valid:int=500,    # validation images (seed `seed + 1000`: other images)
     bs:int=64,          # batch size (per process when distributed)
-    seed:int=0,
-    img_size:int=64,
+    seed:int=0,         # `ShapesDataset` seed of the training images
+    img_size:int=64,    # H = W, pixels
 )->DataLoaders:
     "`ShapesDataset` loaders whose batches are `(x, y, scale group)`."
     train = WithGroups(ShapesDataset(n_train, img_size=img_size, seed=seed))
@@ -478,8 +478,8 @@ def shapes_dls(
 
 def train_shapes(
     model:nn.Module,
-    dls:DataLoaders,
-    epochs:int=5,
+    dls:DataLoaders,     # batches (x, y, scale group), e.g. from `shapes_dls`
+    epochs:int=5,        # passes over the training data
     lr:float=2e-3,       # peak learning rate of the one cycle
     wd:float=0.05,       # AdamW weight decay
     threads:int=1,       # torch threads during training (see `ThreadsCB`); None: leave as is
@@ -558,18 +558,18 @@ def load_shapes_vit(
     load_checkpoint(model, path)
     return model.eval()
 
-# %% ../nbs/09_train.ipynb #54bce189
+# %% ../nbs/09_train.ipynb #93700b22
 @call_parse
 def main(
     out:str=None,          # checkpoint (safetensors) that rank 0 writes; None: none
     summary:str=None,      # JSON that rank 0 writes: settings, history, every rank's weight digest
     n_train:int=2000,      # training images
     n_valid:int=500,       # validation images
-    epochs:int=5,
+    epochs:int=5,          # passes over the training images
     bs:int=64,             # batch size per process
     lr:float=2e-3,         # peak learning rate
     wd:float=0.05,         # AdamW weight decay
-    seed:int=0,
+    seed:int=0,            # seeds the images, the initial weights and the shuffling
     threads:int=1,         # torch threads per process
     quiet:bool=False,      # no progress bars
 ):
