@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['window_partition', 'window_unpartition', 'plot_windows', 'shifted_window_mask', 'plot_shifted_windows']
 
-# %% ../nbs/04_windows.ipynb #64d805a0
+# %% ../nbs/04_windows.ipynb #2d0352f7
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 from .core import show_image
 
-# %% ../nbs/04_windows.ipynb #257317be
+# %% ../nbs/04_windows.ipynb #ba23a709
 def _check_window_size(window_size):
     if isinstance(window_size, bool) or not isinstance(window_size, int):
         raise TypeError(f"window_size must be an int (0 for no windows), got {window_size!r}")
@@ -21,7 +21,7 @@ def _check_window_size(window_size):
         raise ValueError(f"window_size={window_size} is negative: expected 0 (one window = global attention) "
                          "or a positive window side in tokens")
 
-# %% ../nbs/04_windows.ipynb #73a68427
+# %% ../nbs/04_windows.ipynb #a40b33e3
 def window_partition(
     x:Tensor,          # token grid, (B, H, W, C)
     window_size:int,   # ws, window side in tokens; 0: no windows (the grid is returned as one window)
@@ -42,7 +42,7 @@ def window_partition(
     x = x.permute(0, 1, 3, 2, 4, 5)                       # -> b gh gw ws ws c
     return x.reshape(-1, ws, ws, C), (Hp, Wp)             # -> (b gh gw) ws ws c
 
-# %% ../nbs/04_windows.ipynb #ddfdb63a
+# %% ../nbs/04_windows.ipynb #ce744999
 def window_unpartition(
     windows:Tensor,    # windows, (B*nW, ws, ws, C), as `window_partition` returns them
     window_size:int,   # ws, window side in tokens; 0: no windows (returned as they are)
@@ -66,7 +66,7 @@ def window_unpartition(
     x = x.reshape(B, Hp, Wp, -1)                          # -> b (gh ws) (gw ws) c
     return x[:, :H, :W]
 
-# %% ../nbs/04_windows.ipynb #0136a935
+# %% ../nbs/04_windows.ipynb #f94b15cd
 def plot_windows(
     img,                 # PIL image or (C, H, W) tensor whose sides are multiples of `patch_size`
     window_size:int,     # ws, window side in tokens
@@ -91,7 +91,7 @@ def plot_windows(
     ax.set_xlim(-0.5, Wp * P - 0.5); ax.set_ylim(Hp * P - 0.5, -0.5)
     return ax.figure
 
-# %% ../nbs/04_windows.ipynb #85e4fe82
+# %% ../nbs/04_windows.ipynb #0fe9a0be
 def shifted_window_mask(
     H:int, W:int,        # token grid size; multiples of `window_size`
     window_size:int,     # ws, window side in tokens
@@ -115,7 +115,7 @@ def shifted_window_mask(
     mask = torch.zeros(win.shape[0], ws * ws, ws * ws, device=device)
     return mask.masked_fill_(win[:, :, None] != win[:, None, :], float('-inf'))
 
-# %% ../nbs/04_windows.ipynb #1d377a2e
+# %% ../nbs/04_windows.ipynb #4df92861
 def plot_shifted_windows(
     H:int=8, W:int=8,    # token grid size
     window_size:int=4,   # ws
