@@ -190,8 +190,8 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #a3080f3b
-_GATHER_DWCONV_BELOW = 0.3   # kept fraction under which the depthwise conv gathers neighbours instead of a whole map
+# %% ../nbs/08_routing.ipynb #8971c84c
+_GATHER_DWCONV_BELOW = 0.2   # kept fraction under which the depthwise conv gathers neighbours instead of a whole map
 
 def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K, C) -> conv(scatter(t)) at kept rows
     "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros."
@@ -212,13 +212,13 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #5248b315
+# %% ../nbs/08_routing.ipynb #d595bf35
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
     keep:Tensor,          # row-gate decisions (B, H, W), 0/1
 )->Tensor:                # the same numbers as `masked_stage`, computing only the kept tokens
-    "Sparse mode: per-token layers and queries on the kept tokens only; zero maps only for the two convolutions."
+    "Sparse mode: per-token layers and queries on the kept tokens only; zero maps only for the convolutions."
     kt = _KeptTokens(keep)
     if kt.K == 0:
         return x
