@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['vit_sizes', 'Mlp', 'Block', 'VisionTransformer', 'vit_tiny_patch16_224', 'vit_small_patch16_224',
-           'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch14_224', 'convert_hf_vit', 'load_pretrained',
-           'from_hf_vit']
+           'vit_base_patch16_224', 'vit_large_patch16_224', 'vit_huge_patch14_224', 'convert_hf_vit', 'load_fitting',
+           'load_pretrained', 'from_hf_vit']
 
 # %% ../nbs/03_vit.ipynb #862da17f
 import re
@@ -222,7 +222,27 @@ def _read_checkpoint(path)->dict:
         if isinstance(sd, dict) and isinstance(sd.get(key), dict): sd = sd[key]
     return sd
 
-# %% ../nbs/03_vit.ipynb #62f487ce
+# %% ../nbs/03_vit.ipynb #e8026ead
+def load_fitting(
+    model:nn.Module,               # the model to load into
+    sd:dict,                       # a state dict already in the model's key names
+    strict:bool=True,              # raise on any missing, unexpected or mis-shaped key; False: load what fits
+    who:str='load_fitting',        # the caller's name, for the error message
+)->dict:  # the report: missing, unexpected and mis-shaped keys
+    "Load the tensors of `sd` that fit `model`; with `strict`, refuse with every missing, unexpected and mis-shaped key listed."
+    own = model.state_dict()
+    report = dict(
+        missing=[k for k in own if k not in sd],
+        unexpected=[k for k in sd if k not in own],
+        mis_shaped=[f"{k}: checkpoint {tuple(sd[k].shape)}, model {tuple(own[k].shape)}"
+                    for k in own if k in sd and sd[k].shape != own[k].shape])
+    if strict and any(report.values()):
+        lines = [f"  {name} ({len(ks)}): {ks}" for name, ks in report.items() if ks]
+        raise ValueError(f"{who}: the state dict does not fit the model:\n" + "\n".join(lines))
+    model.load_state_dict({k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}, strict=False)
+    return report
+
+# %% ../nbs/03_vit.ipynb #a63acf52
 def load_pretrained(
     model:nn.Module,      # a `VisionTransformer`
     state_dict,           # timm-style state dict, or a path to a .safetensors / torch checkpoint
@@ -236,16 +256,7 @@ def load_pretrained(
     if pe is not None and 'pos_embed' in own and pe.ndim == 3 and pe.shape[1] != own['pos_embed'].shape[1]:
         sd['pos_embed'] = resample_pos_embed(pe, model.patch_embed.grid_size, num_prefix_tokens=1,
                                              antialias=antialias)
-    report = dict(
-        missing=[k for k in own if k not in sd],
-        unexpected=[k for k in sd if k not in own],
-        mis_shaped=[f"{k}: checkpoint {tuple(sd[k].shape)}, model {tuple(own[k].shape)}"
-                    for k in own if k in sd and sd[k].shape != own[k].shape])
-    if strict and any(report.values()):
-        lines = [f"  {name} ({len(ks)}): {ks}" for name, ks in report.items() if ks]
-        raise ValueError("load_pretrained: the state dict does not fit the model:\n" + "\n".join(lines))
-    fits = {k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}
-    model.load_state_dict(fits, strict=False)
+    report = load_fitting(model, sd, strict, who='load_pretrained')
     return model if strict else (model, report)
 
 # %% ../nbs/03_vit.ipynb #0b444a9a

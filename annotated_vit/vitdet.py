@@ -6,7 +6,7 @@
 __all__ = ['sam_sizes', 'RelPosAttention', 'ViTDetBlock', 'LayerNorm2d', 'ResBottleneckBlock', 'sam_neck', 'ViTDet',
            'convert_sam_encoder', 'load_sam_encoder', 'SimpleFeaturePyramid', 'sam_vit_b', 'sam_vit_l', 'sam_vit_h']
 
-# %% ../nbs/06_vitdet.ipynb #654aedae
+# %% ../nbs/06_vitdet.ipynb #64a42e8c
 import re, math
 from functools import partial
 import torch
@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .patches import PatchEmbed, resample_pos_embed
 from .attention import Attention
-from .vit import Mlp
+from .vit import Mlp, load_fitting
 from .windows import window_partition, window_unpartition
 from .relpos import decomposed_rel_pos_terms, decomposed_rel_pos_bias
 
@@ -271,7 +271,7 @@ def convert_sam_encoder(
             raise ValueError(f"{k} has shape {tuple(w.shape)}: expected (3*D, D)")
     return out
 
-# %% ../nbs/06_vitdet.ipynb #69cd5669
+# %% ../nbs/06_vitdet.ipynb #3a5c7191
 def _fit_to(k:str, v:Tensor, target:Tensor)->Tensor:   # resample what can be resampled to the model's shape
     if v.shape == target.shape: return v
     if k == 'pos_embed' and v.ndim == 4 and v.shape[-1] == target.shape[-1]:
@@ -290,14 +290,7 @@ def load_sam_encoder(
         state_dict = torch.load(state_dict, map_location='cpu', weights_only=True)
     own = model.state_dict()
     sd = {k: _fit_to(k, v, own[k]) if k in own else v for k, v in convert_sam_encoder(state_dict).items()}
-    report = dict(missing=[k for k in own if k not in sd],
-                  unexpected=[k for k in sd if k not in own],
-                  mis_shaped=[f"{k}: checkpoint {tuple(sd[k].shape)}, model {tuple(own[k].shape)}"
-                              for k in own if k in sd and sd[k].shape != own[k].shape])
-    if strict and any(report.values()):
-        lines = [f"  {name} ({len(ks)}): {ks}" for name, ks in report.items() if ks]
-        raise ValueError("load_sam_encoder: the checkpoint does not fit the model:\n" + "\n".join(lines))
-    model.load_state_dict({k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}, strict=strict)
+    report = load_fitting(model, sd, strict, who='load_sam_encoder')   # lesson 03's checked loader
     return model if strict else (model, report)
 
 # %% ../nbs/06_vitdet.ipynb #1a17d062
