@@ -7,8 +7,10 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1', 'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5',
            'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #c5ee073e
+# %% ../nbs/08_routing.ipynb #e45ec22c
 import math
+import threading
+import weakref
 from contextlib import contextmanager
 
 import torch
@@ -18,8 +20,8 @@ from torch import Tensor
 from torch.utils._python_dispatch import _disable_current_modes
 
 from .vit import Block
-from .pyramid import (OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2, count_macs,
-                                   count_params, pvt_v2_sizes)
+from .pyramid import (OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2, SRAttention,
+                                   count_macs, count_params, pvt_v2_sizes)
 
 # %% ../nbs/08_routing.ipynb #ef7685aa
 class RoutingGate(nn.Module):
@@ -132,9 +134,9 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #57a30632
+# %% ../nbs/08_routing.ipynb #7a3fbd56
 class _KeptTokens:
-    "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad."
+    "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad, conv maps."
     def __init__(self, keep:Tensor):
         self.B, self.grid = keep.shape[0], tuple(keep.shape[1:])
         self.N = keep[0].numel()
@@ -147,19 +149,38 @@ class _KeptTokens:
         rank = torch.arange(self.K, device=keep.device) - (counts.cumsum(0) - counts)[img]
         self.pad_idx = img * self.L + rank                      # (K,) positions in the B*L padded list
         self.all_full = bool((counts == self.L).all())   # every image keeps L tokens: padding is only a view
-        self._zeros, self._nbr = {}, None
+        self._zeros, self._cells, self._taps = {}, {}, None
 
-    def neighbours(self)->Tensor:   # (9, K): row in the kept list of each kept token's 3x3 neighbours; K = none
-        "For a (B, H, W) mask: where the depthwise conv's nine taps of every kept token read from (K: a zero row)."
-        if self._nbr is None:
+    def cells(self, R:int)->tuple:   # -> (sel, zidx, Lc, pad) for a kernel-R, stride-R reduction of a (B, H, W) mask
+        "Where each kept token goes in a map of the live cells (R x R regions holding a kept token), laid out cell by cell."
+        if R not in self._cells:
             (H, W), dev = self.grid, self.idx.device
-            inner = torch.full((self.B * self.N,), self.K, dtype=torch.long, device=dev)
-            inner[self.idx] = torch.arange(self.K, device=dev)
-            pos = F.pad(inner.view(self.B, H, W), (1, 1, 1, 1), value=self.K)   # out of the map: the zero row
+            Hc, Wc = H // R, W // R
             b, r = self.idx // self.N, self.idx % self.N
             y, x = r // W, r % W
-            self._nbr = torch.stack([pos[b, y + dy, x + dx] for dy in range(3) for dx in range(3)])
-        return self._nbr
+            inside = (y < Hc * R) & (x < Wc * R)              # the conv never reads rows/columns past its last cell
+            sel = None if bool(inside.all()) else inside.nonzero().squeeze(1)
+            if sel is not None: b, y, x = b[sel], y[sel], x[sel]
+            cell = (b * Hc + y // R) * Wc + x // R             # (K',) in B * Hc * Wc
+            live = torch.zeros(self.B, Hc * Wc, dtype=torch.bool, device=dev)
+            live.view(-1)[cell] = True
+            counts = live.sum(1)                                 # live cells per image
+            Lc = max(int(counts.max()), 1)
+            slot = live.cumsum(1).view(-1) - 1                   # place of a live cell among its image's live cells
+            zidx = ((b * Lc + slot[cell]) * R + y % R) * R + x % R   # row in the (B*Lc*R*R, C) cell-by-cell map
+            pad = None if bool((counts == Lc).all()) else torch.arange(Lc, device=dev)[None] >= counts[:, None]
+            self._cells[R] = (sel, zidx, Lc, pad)                # pad (B, Lc): slots that are padding, or None
+        return self._cells[R]
+
+    def taps(self)->tuple:   # 9 x (K,): rows of each kept token's 3x3 neighbours in a (B, H+2, W+2) bordered map
+        "Where the nine taps of a 3x3 depthwise conv read, for every kept token, in a map with a one-token border."
+        if self._taps is None:
+            (H, W) = self.grid
+            b, r = self.idx // self.N, self.idx % self.N
+            top_left = (b * (H + 2) + r // W) * (W + 2) + r % W   # neighbour (dy, dx) = (-1, -1) sits at border offset (0, 0)
+            offs = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], device=b.device)
+            self._taps = (top_left[None] + offs[:, None]).unbind(0)   # tap 3 dy + dx; tap 4 is the token itself
+        return self._taps
 
     def gather(self, x:Tensor)->Tensor:   # (B, *grid, C) -> (K, C)
         return x.reshape(self.B * self.N, -1).index_select(0, self.idx)
@@ -190,20 +211,79 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #8971c84c
-_GATHER_DWCONV_BELOW = 0.2   # kept fraction under which the depthwise conv gathers neighbours instead of a whole map
+# %% ../nbs/08_routing.ipynb #7c8da833
+_local = threading.local()
+
+def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
+    "A reused work buffer (inference only); the one named 'zero' is handed out all zeros and must be left so."
+    bufs = _local.__dict__.setdefault('bufs', {})
+    key = (name, like.dtype, like.device)
+    if key not in bufs or bufs[key].numel() < n * C:
+        bufs[key] = (torch.zeros if name == 'zero' else torch.empty)(n * C, dtype=like.dtype, device=like.device)
+    return bufs[key][:n * C].view(n, C)
+
+_packed_weights = weakref.WeakKeyDictionary()
+
+def _packed(conv:nn.Conv2d)->Tensor:   # reduction (C', C, R, R) -> (R*R*C, C'); depthwise 3x3 (C, 1, 3, 3) -> (9, C)
+    "A conv weight laid out for the sparse mode; cached (when no gradient is needed) until the weight changes."
+    w = conv.weight
+    if conv.groups == 1:
+        make = lambda: w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])   # rows: a cell's positions, channels last
+    else:
+        make = lambda: w.reshape(w.shape[0], 9).t()                     # one row of C weights per tap
+    if torch.is_grad_enabled() and w.requires_grad:
+        return make()
+    key = (w._version, w.data_ptr(), w.dtype, w.device)
+    hit = _packed_weights.get(conv)
+    if hit is None or hit[0] != key:
+        hit = _packed_weights[conv] = (key, make().detach().contiguous())
+    return hit[1]
+
+def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C) -> (B, Lc, C), key bias or None
+    "The strided reduction conv of the keys' map as one matrix product over the live cells."
+    R, C = attn.sr_ratio, a.shape[1]
+    sel, zidx, Lc, pad = kt.cells(R)
+    src = a if sel is None else a.index_select(0, sel)
+    infer = not torch.is_grad_enabled()
+    Z = _buffer('zero', kt.B * Lc * R * R, C, a) if infer else a.new_zeros(kt.B * Lc * R * R, C)
+    try:
+        Z = Z.index_copy_(0, zidx, src) if infer else Z.index_copy(0, zidx, src)
+        r = F.linear(Z.view(kt.B * Lc, R * R * C), _packed(attn.sr).t(), attn.sr.bias)   # (B*Lc, C)
+    finally:
+        if infer: Z.index_fill_(0, zidx, 0)          # leave the buffer all zeros
+    bias = None
+    if pad is not None:
+        bias = torch.zeros(pad.shape, dtype=a.dtype, device=a.device).masked_fill(pad, torch.finfo(a.dtype).min)
+        bias = bias[:, None, None]                      # (B, 1, 1, Lc)
+    return attn.norm(r).view(kt.B, Lc, C), bias
+
+# %% ../nbs/08_routing.ipynb #425b0fdc
+_TAPS_BELOW = 0.6   # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
+_SLICE = 1 << 20    # numbers per slice of the tap loop, so gathered rows are still in cache when they are added
 
 def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K, C) -> conv(scatter(t)) at kept rows
-    "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros."
-    if t.is_meta or kt.K >= _GATHER_DWCONV_BELOW * kt.B * kt.N or conv.kernel_size != (3, 3):
-        return kt.gather(conv(kt.scatter(t).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))   # whole zero-filled map
-    nbr, C = kt.neighbours(), t.shape[1]
-    te = torch.cat([t, t.new_zeros(1, C)])              # row K: the zero of a skipped or outside neighbour
-    w = conv.weight.view(C, 9).t()                      # (9, C): tap (dy, dx) = 3 dy + dx
-    out = te.index_select(0, nbr[0]) * w[0]
-    for tap in range(1, 9):
-        out.addcmul_(te.index_select(0, nbr[tap]), w[tap])
-    return out + conv.bias if conv.bias is not None else out
+    "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros (inference: into `t`)."
+    if t.is_meta or torch.is_grad_enabled() or conv.kernel_size != (3, 3):   # differentiable: the whole map
+        return kt.gather(conv(kt.scatter(t).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    (H, W), C, taps = kt.grid, t.shape[1], kt.taps()
+    Z = _buffer('zero', kt.B * (H + 2) * (W + 2), C, t)
+    try:
+        Z.index_copy_(0, taps[4], t)                                   # kept rows into the bordered zero map
+        if kt.K >= _TAPS_BELOW * kt.B * kt.N:                          # most tokens kept: one conv over the map
+            y = F.conv2d(Z.view(kt.B, H + 2, W + 2, C).permute(0, 3, 1, 2), conv.weight, conv.bias, groups=C)
+            return torch.index_select(y.permute(0, 2, 3, 1).reshape(-1, C), 0, kt.idx, out=t)
+        w = _packed(conv).unbind(0)                                    # 9 x (C,)
+        step = max(1, _SLICE // C)
+        tmp = _buffer('taps', min(step, kt.K), C, t)
+        for k0 in range(0, kt.K, step):
+            k1 = min(kt.K, k0 + step)
+            out, tm = t[k0:k1], tmp[:k1 - k0]
+            torch.index_select(Z, 0, taps[0][k0:k1], out=out).mul_(w[0])
+            for tap in range(1, 9):
+                out.addcmul_(torch.index_select(Z, 0, taps[tap][k0:k1], out=tm), w[tap])
+    finally:
+        Z.index_fill_(0, taps[4], 0)                                   # leave the buffer all zeros
+    return t.add_(conv.bias) if conv.bias is not None else t
 
 # %% ../nbs/08_routing.ipynb #15af195c
 def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
@@ -212,34 +292,40 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #d595bf35
+# %% ../nbs/08_routing.ipynb #182c46d0
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
     keep:Tensor,          # row-gate decisions (B, H, W), 0/1
 )->Tensor:                # the same numbers as `masked_stage`, computing only the kept tokens
-    "Sparse mode: per-token layers and queries on the kept tokens only; zero maps only for the convolutions."
+    "Sparse mode: every layer on the kept tokens only (queries; keys from the live cells; the conv at kept positions)."
     kt = _KeptTokens(keep)
     if kt.K == 0:
         return x
+    infer = not torch.is_grad_enabled()
     xs = kt.gather(x)                                       # (K, C)
-    biases = {}                                             # key masks, built once per stage
     for blk in stage.blocks:
         attn, mlp, R, h = blk.attn, blk.mlp, blk.attn.sr_ratio, blk.attn.num_heads
         a = blk.norm1(xs)
         q = _heads(kt.pad(attn.q(a)), h)                    # queries of kept tokens only, (B, h, L, d)
-        if R > 1:                                           # keys from the reduced zero-filled map
-            kv = attn.kv(attn.reduce(kt.scatter(a))).flatten(1, 2)   # (B, n, 2C)
-            if R not in biases: biases[R] = _key_bias(keep > 0, R, x.dtype)
-            bias = biases[R]
+        if R > 1:                                           # keys from the live cells of the reduced map
+            kv, bias = _reduce_kept(attn, a, kt)            # (B, Lc, C)
+            kv = attn.kv(kv)                                # (B, Lc, 2C)
         else:                                               # keys are the kept tokens themselves
             kv = kt.pad(attn.kv(a))                         # (B, L, 2C)
             bias = kt.pad_bias(x.dtype)
         k, v = _heads(kv, 2 * h).chunk(2, dim=1)
         o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
         xs = xs + attn.proj(o)
-        t = _dwconv_kept(mlp.dwconv, mlp.fc1(blk.norm2(xs)), kt)   # (K, hidden)
-        xs = xs + mlp.fc2(mlp.act(t))
+        a = blk.norm2(xs)
+        if infer and mlp.fc1.bias is not None:              # (K, hidden) into the reused buffer
+            t = torch.addmm(mlp.fc1.bias, a, mlp.fc1.weight.t(), out=_buffer('hidden', kt.K, mlp.fc1.out_features, a))
+        else:
+            t = mlp.fc1(a)
+        t = _dwconv_kept(mlp.dwconv, t, kt)                 # (K, hidden)
+        gelu_ = infer and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
+        t = torch.ops.aten.gelu_(t) if gelu_ else mlp.act(t)   # in place at inference
+        xs = xs + mlp.fc2(t)
     return kt.scatter(stage.norm(xs), base=x)
 
 # %% ../nbs/08_routing.ipynb #f3ee070e
