@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CLASSES', 'SCALE_GROUPS', 'shape_sdf', 'render_shapes', 'scale_group', 'ShapesDataset', 'show_scale_groups']
 
-# %% ../nbs/00a_data.ipynb #d2db28ca
+# %% ../nbs/00a_data.ipynb #6aabbfe4
 import math
 import numpy as np
 import torch
@@ -15,10 +15,10 @@ from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from .core import show_images
 
-# %% ../nbs/00a_data.ipynb #af057176
+# %% ../nbs/00a_data.ipynb #794c4afe
 CLASSES = ('circle', 'ring', 'square', 'triangle', 'cross')  # the shape classes, in label order
 
-# %% ../nbs/00a_data.ipynb #b6887827
+# %% ../nbs/00a_data.ipynb #4baea7f4
 def shape_sdf(
     name:str,   # one of `CLASSES`
     u:Tensor,   # x coordinates in the shape's frame (units of the radius), any shape
@@ -36,7 +36,7 @@ def shape_sdf(
         return torch.minimum(torch.maximum(a - 0.95, b - 0.3), torch.maximum(b - 0.95, a - 0.3))
     raise ValueError(f"shape_sdf: unknown shape {name!r}; expected one of {CLASSES}")
 
-# %% ../nbs/00a_data.ipynb #0a078b79
+# %% ../nbs/00a_data.ipynb #e7c23c85
 def render_shapes(
     labels:Tensor,   # (B,) class index into `CLASSES`
     centers:Tensor,  # (B, 2) centre (x, y) in pixels; pixel (i, j) has its centre at (j + 0.5, i + 0.5)
@@ -56,7 +56,7 @@ def render_shapes(
         if m.any(): sdf[m] = shape_sdf(name, u[m], v[m])
     return (0.5 - sdf * r).clamp(0, 1)  # distance in pixels -> coverage
 
-# %% ../nbs/00a_data.ipynb #17a84ed6
+# %% ../nbs/00a_data.ipynb #f66572b0
 SCALE_GROUPS = {'ant': (0.0, 0.2), 'medium': (0.2, 0.45), 'elephant': (0.45, 1.0)}  # scale ranges, [lo, hi)
 
 def scale_group(
@@ -67,7 +67,7 @@ def scale_group(
         if lo <= scale < hi: return name
     return 'elephant' if scale >= 1 else 'ant'
 
-# %% ../nbs/00a_data.ipynb #16cb347b
+# %% ../nbs/00a_data.ipynb #e0cdb887
 def _segment_alpha(x:Tensor, y:Tensor, a:Tensor, b:Tensor, width:Tensor)->Tensor:
     "Coverage of segments a-b of the given width: x, y (H, W) pixel centres; a, b (B, K, 2); width (B, K) -> (B, K, H, W)."
     ax, ay = a[..., 0, None, None], a[..., 1, None, None]          # (B, K, 1, 1)
@@ -77,15 +77,17 @@ def _segment_alpha(x:Tensor, y:Tensor, a:Tensor, b:Tensor, width:Tensor)->Tensor
     d = torch.hypot(apx.addcmul_(t, abx, value=-1), apy.addcmul_(t, aby, value=-1))  # |p - a - t (b - a)|
     return d.neg_().add_(0.5 + width[..., None, None] / 2).clamp_(0, 1)
 
-# %% ../nbs/00a_data.ipynb #2738e09a
+# %% ../nbs/00a_data.ipynb #53234483
 _CHUNK = 64
 
 def _chunk_generator(seed:int, c:int)->torch.Generator:
     "The generator of chunk `c`: seeded from (`seed`, `c`) through numpy's `SeedSequence`."
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, c]).generate_state(1, np.uint64)[0]) >> 1)
 
-def _draw_params(g:torch.Generator, B:int, img_size:int, scale_range, n_clutter:int)->dict:
-    "Draw the random recipe of `B` items (see the list above) from `g`."
+PALETTES = ('random', 'gray')  # the colour schemes of `ShapesDataset`
+
+def _draw_params(g:torch.Generator, B:int, img_size:int, scale_range, n_clutter:int, palette:str='random')->dict:
+    "Draw the random recipe of `B` items (see the list above) from `g`; `palette='gray'` repaints it in fixed greys."
     U = lambda *s: torch.rand(*s, generator=g)
     lo, hi = math.log(scale_range[0]), math.log(scale_range[1])
     scale = (lo + (hi - lo) * U(B)).exp()                  # diameter / image side, log-uniform
@@ -96,9 +98,14 @@ def _draw_params(g:torch.Generator, B:int, img_size:int, scale_range, n_clutter:
                 angle=U(B) * 2 * math.pi, obj=obj, bg=U(B, 2, 3) * 0.4, bg_dir=U(B) * 2 * math.pi,
                 a=U(B, n_clutter, 2) * img_size, b=U(B, n_clutter, 2) * img_size,
                 width=1 + U(B, n_clutter), clutter=0.2 + 0.6 * U(B, n_clutter, 3), invert=U(B) < 0.5,
-                noise=torch.randn(B, 3, img_size, img_size, generator=g))
+                noise=torch.randn(B, 3, img_size, img_size, generator=g)) | (_GRAYS(B, n_clutter) if palette == 'gray' else {})
 
-# %% ../nbs/00a_data.ipynb #39ce2fef
+def _GRAYS(B:int, n_clutter:int)->dict:
+    "The fixed greys of `palette='gray'`: object 0.9, background 0.1, strokes 0.45, no inversion."
+    return dict(obj=torch.full((B, 3), 0.9), bg=torch.full((B, 2, 3), 0.1), clutter=torch.full((B, n_clutter, 3), 0.45),
+                invert=torch.zeros(B, dtype=torch.bool))
+
+# %% ../nbs/00a_data.ipynb #59195297
 def _render_chunk(P:dict, img_size:int, noise:float)->tuple:
     "Draw the images of one chunk from its recipe `P`: (images (B, 3, H, W) in [0, 1], coverage (B, H, W))."
     B, n = len(P['label']), img_size
@@ -116,7 +123,7 @@ def _render_chunk(P:dict, img_size:int, noise:float)->tuple:
     img = torch.where(P['invert'][:, None, None, None], 1 - img, img)
     return (img + noise * P['noise']).clamp(0, 1), alpha
 
-# %% ../nbs/00a_data.ipynb #faa5292d
+# %% ../nbs/00a_data.ipynb #e9a8e6e9
 def _boxes(mask:Tensor)->Tensor:
     "Tight boxes (x0, y0, x1, y1), end exclusive, of (B, H, W) boolean masks."
     def span(any_):  # (B, L) bool -> first index, last index + 1
@@ -126,13 +133,13 @@ def _boxes(mask:Tensor)->Tensor:
     (x0, x1), (y0, y1) = span(mask.any(1)), span(mask.any(2))
     return torch.stack([x0, y0, x1, y1], 1)
 
-# %% ../nbs/00a_data.ipynb #057bad62
+# %% ../nbs/00a_data.ipynb #23e0667f
 class _one_thread:
     "Context manager: run torch on one intra-op thread, then restore the previous number."
     def __enter__(self): self.n = torch.get_num_threads(); torch.set_num_threads(1)
     def __exit__(self, *exc): torch.set_num_threads(self.n)
 
-# %% ../nbs/00a_data.ipynb #33a95617
+# %% ../nbs/00a_data.ipynb #783586a1
 class _Meta:
     "`meta[i]`: the metadata of item `i` of a `ShapesDataset` as a dict."
     def __init__(self, ds): self.ds = ds
@@ -144,7 +151,7 @@ class _Meta:
                     center=tuple(ds.centers[i].tolist()), radius=float(ds.radii[i]), angle=float(ds.angles[i]),
                     color=tuple(ds.colors[i].tolist()))
 
-# %% ../nbs/00a_data.ipynb #a0c329a4
+# %% ../nbs/00a_data.ipynb #1ed6f719
 class ShapesDataset(Dataset):
     "`n` synthetic images of one shape each, sizes from ants to elephants; `ds[i]` is (image (3, H, W), label)."
     def __init__(self,
@@ -154,18 +161,20 @@ class ShapesDataset(Dataset):
                  scale_range=(0.08, 0.9),   # range of object diameter / image side, drawn log-uniformly
                  n_clutter:int=4,           # background strokes per image; 0 for a clean background
                  noise:float=0.03,          # standard deviation of the pixel noise; 0 for none
+                 palette:str='random',      # 'random': random colours and polarity; 'gray': the same scenes in fixed greys
                  transform=None,            # optional callable applied to the (3, H, W) float image in `ds[i]`
                  progress=None):            # show a progress bar; None: only for large data sets
         if n < 0 or img_size < 8: raise ValueError(f"ShapesDataset: need n >= 0 and img_size >= 8, got n={n}, img_size={img_size}")
         if not (0 < scale_range[0] <= scale_range[1] <= 1):
             raise ValueError(f"ShapesDataset: need 0 < scale_range[0] <= scale_range[1] <= 1, got {scale_range}")
-        self.n, self.img_size, self.seed, self.transform = n, img_size, seed, transform
+        if palette not in PALETTES: raise ValueError(f"ShapesDataset: palette must be one of {PALETTES}, got {palette!r}")
+        self.n, self.img_size, self.seed, self.transform, self.palette = n, img_size, seed, transform, palette
         chunks = range(math.ceil(n / _CHUNK))
         if progress is None: progress = n * img_size**2 > 8_000 * 64**2
         imgs, alphas, Ps = [], [], []
         with _one_thread():
             for c in tqdm(chunks, desc='ShapesDataset', leave=False, disable=not progress):
-                P = _draw_params(_chunk_generator(seed, c), _CHUNK, img_size, scale_range, n_clutter)
+                P = _draw_params(_chunk_generator(seed, c), _CHUNK, img_size, scale_range, n_clutter, palette)
                 B = min(_CHUNK, n - c * _CHUNK)
                 P = {k: v[:B] for k, v in P.items()}
                 img, alpha = _render_chunk(P, img_size, noise)
@@ -190,9 +199,10 @@ class ShapesDataset(Dataset):
         i = self._index(i)
         x = self.images[i].float() / 255
         return (self.transform(x) if self.transform else x), int(self.labels[i])
-    def __repr__(self): return f"ShapesDataset(n={self.n}, img_size={self.img_size}, seed={self.seed})"
+    def __repr__(self):
+        return f"ShapesDataset(n={self.n}, img_size={self.img_size}, seed={self.seed}" + (f", palette={self.palette!r})" if self.palette != 'random' else ")")
 
-# %% ../nbs/00a_data.ipynb #9121aab8
+# %% ../nbs/00a_data.ipynb #cd66c3d5
 def show_scale_groups(
     ds:ShapesDataset,  # the data set to draw from
     per_group:int=8,   # images per scale group (one row each)
