@@ -134,7 +134,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #7a3fbd56
+# %% ../nbs/08_routing.ipynb #da58b195
 class _KeptTokens:
     "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad, conv maps."
     def __init__(self, keep:Tensor):
@@ -171,6 +171,19 @@ class _KeptTokens:
             pad = None if bool((counts == Lc).all()) else torch.arange(Lc, device=dev)[None] >= counts[:, None]
             self._cells[R] = (sel, zidx, Lc, pad)                # pad (B, Lc): slots that are padding, or None
         return self._cells[R]
+
+    def groups(self, R:int)->tuple:   # -> (gidx, Lp): each kept token's row in an (R*R, Lp) by-position layout
+        "The kept tokens sorted by their position inside their cell (R*R groups, each padded to Lp rows)."
+        if ('groups', R) not in self._cells:
+            zidx = self.cells(R)[1]
+            pos = zidx % (R * R)                                 # position inside the cell, 0 .. R*R-1
+            n = torch.bincount(pos, minlength=R * R)             # tokens per position
+            Lp = max(int(n.max()), 1)
+            order = torch.argsort(pos, stable=True)
+            rank = torch.empty_like(pos)
+            rank[order] = torch.arange(pos.numel(), device=pos.device) - (n.cumsum(0) - n)[pos[order]]
+            self._cells['groups', R] = (pos * Lp + rank, Lp)
+        return self._cells['groups', R]
 
     def taps(self)->tuple:   # 9 x (K,): rows of each kept token's 3x3 neighbours in a (B, H+2, W+2) bordered map
         "Where the nine taps of a 3x3 depthwise conv read, for every kept token, in a map with a one-token border."
@@ -211,7 +224,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #7c8da833
+# %% ../nbs/08_routing.ipynb #18ba0e95
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -239,18 +252,28 @@ def _packed(conv:nn.Conv2d)->Tensor:   # reduction (C', C, R, R) -> (R*R*C, C');
         hit = _packed_weights[conv] = (key, make().detach().contiguous())
     return hit[1]
 
+_GROUP_BELOW = 0.5   # fill of the live cells under which the reduction runs per position instead of per cell
+
 def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C) -> (B, Lc, C), key bias or None
-    "The strided reduction conv of the keys' map as one matrix product over the live cells."
+    "The strided reduction conv of the keys' map over the live cells: one matrix product, or one per cell position."
     R, C = attn.sr_ratio, a.shape[1]
     sel, zidx, Lc, pad = kt.cells(R)
     src = a if sel is None else a.index_select(0, sel)
-    infer = not torch.is_grad_enabled()
-    Z = _buffer('zero', kt.B * Lc * R * R, C, a) if infer else a.new_zeros(kt.B * Lc * R * R, C)
+    infer, W = not torch.is_grad_enabled(), _packed(attn.sr)     # W (R*R*C, C'): block p is W_p
+    gidx, Lp = kt.groups(R)
+    grouped = src.shape[0] > 0 and Lp < _GROUP_BELOW * kt.B * Lc # few kept tokens per live cell
+    rows, idx = (R * R * Lp, gidx) if grouped else (kt.B * Lc * R * R, zidx)
+    Z = _buffer('zero', rows, C, a) if infer else a.new_zeros(rows, C)
     try:
-        Z = Z.index_copy_(0, zidx, src) if infer else Z.index_copy(0, zidx, src)
-        r = F.linear(Z.view(kt.B * Lc, R * R * C), _packed(attn.sr).t(), attn.sr.bias)   # (B*Lc, C)
+        Z = Z.index_copy_(0, idx, src) if infer else Z.index_copy(0, idx, src)
+        if grouped:   # r_c = b + sum_t W_p(t) a_t, one (Lp, C) x (C, C') product per position p
+            y = torch.bmm(Z.view(R * R, Lp, C), W.view(R * R, C, -1)).view(R * R * Lp, -1).index_select(0, idx)
+            r = torch.zeros(kt.B * Lc, y.shape[1], dtype=a.dtype, device=a.device).index_add_(0, zidx // (R * R), y)
+            r = r + attn.sr.bias if attn.sr.bias is not None else r
+        else:         # r_c = b + [a_t of the cell's R*R positions] W, one product for all live cells
+            r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
     finally:
-        if infer: Z.index_fill_(0, zidx, 0)          # leave the buffer all zeros
+        if infer: Z.index_fill_(0, idx, 0)           # leave the buffer all zeros
     bias = None
     if pad is not None:
         bias = torch.zeros(pad.shape, dtype=a.dtype, device=a.device).masked_fill(pad, torch.finfo(a.dtype).min)
