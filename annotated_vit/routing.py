@@ -224,13 +224,13 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #18ba0e95
+# %% ../nbs/08_routing.ipynb #d75ce387
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
     "A reused work buffer (inference only); the one named 'zero' is handed out all zeros and must be left so."
     bufs = _local.__dict__.setdefault('bufs', {})
-    key = (name, like.dtype, like.device)
+    key = (name, like.dtype, like.device, torch.is_inference_mode_enabled())   # inference tensors stay apart
     if key not in bufs or bufs[key].numel() < n * C:
         bufs[key] = (torch.zeros if name == 'zero' else torch.empty)(n * C, dtype=like.dtype, device=like.device)
     return bufs[key][:n * C].view(n, C)
@@ -246,7 +246,7 @@ def _packed(conv:nn.Conv2d)->Tensor:   # reduction (C', C, R, R) -> (R*R*C, C');
         make = lambda: w.reshape(w.shape[0], 9).t()                     # one row of C weights per tap
     if torch.is_grad_enabled() and w.requires_grad:
         return make()
-    key = (w._version, w.data_ptr(), w.dtype, w.device)
+    key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
     hit = _packed_weights.get(conv)
     if hit is None or hit[0] != key:
         hit = _packed_weights[conv] = (key, make().detach().contiguous())
