@@ -31,14 +31,16 @@ from .routing import DiT, RoutingGate, budget_loss, force_gates, record_routing,
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'CancelFitException', 'CancelEpochException',
-           'CancelBatchException', 'Callback', 'run_cbs', 'is_distributed', 'get_rank', 'get_world_size',
-           'ShardSampler', 'DataLoaders', 'get_dls', 'param_groups', 'Learner', 'accuracy', 'all_reduce_sum',
-           'MetricsCB', 'ProgressCB', 'plot_history', 'one_cycle_lr', 'OneCycleCB', 'cpu_bf16_native',
-           'MixedPrecisionCB', 'unwrap', 'save_checkpoint', 'checkpoint_meta', 'load_checkpoint', 'DDPCB', 'WithGroups',
-           'shapes_vit', 'ThreadsCB', 'shapes_dls', 'train_shapes', 'group_table', 'verdict', 'plot_group_accuracy',
-           'weights_digest', 'load_shapes_vit', 'main', 'GridClassifier', 'shapes_vitdet', 'RoutingCB',
-           'routing_by_group']
+__all__ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'shapes_dit_config', 'ABLATIONS', 'PAPER_TABLES_6_7',
+           'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs',
+           'is_distributed', 'get_rank', 'get_world_size', 'ShardSampler', 'DataLoaders', 'get_dls', 'param_groups',
+           'Learner', 'accuracy', 'all_reduce_sum', 'MetricsCB', 'ProgressCB', 'plot_history', 'one_cycle_lr',
+           'OneCycleCB', 'cpu_bf16_native', 'MixedPrecisionCB', 'unwrap', 'save_checkpoint', 'checkpoint_meta',
+           'load_checkpoint', 'DDPCB', 'WithGroups', 'shapes_vit', 'ThreadsCB', 'shapes_dls', 'train_shapes',
+           'group_table', 'verdict', 'plot_group_accuracy', 'weights_digest', 'load_shapes_vit', 'main',
+           'GridClassifier', 'shapes_vitdet', 'RoutingCB', 'shapes_dit', 'load_shapes_dit', 'routing_by_group',
+           'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep', 'ablation_model',
+           'run_ablations', 'ablation_table', 'ordering_verdict']
 
 # %% ../nbs/09_train.ipynb #6ea72186
 class CancelFitException(Exception):
@@ -463,17 +465,18 @@ class ThreadsCB(Callback):
     def cleanup_fit(self, learn):
         if self.old: torch.set_num_threads(self.old)
 
-# %% ../nbs/09_train.ipynb #304246aa
+# %% ../nbs/09_train.ipynb #046443e8
 def shapes_dls(
     n_train:int=2000,   # training images (`ShapesDataset` seed `seed`)
     n_valid:int=500,    # validation images (seed `seed + 1000`: other images)
     bs:int=64,          # batch size (per process when distributed)
     seed:int=0,         # `ShapesDataset` seed of the training images
     img_size:int=64,    # H = W, pixels
+    palette:str='gray', # `ShapesDataset` palette: 'gray' (fixed greys) or 'random' (random colours and polarity)
 )->DataLoaders:
     "`ShapesDataset` loaders whose batches are `(x, y, scale group)`."
-    train = WithGroups(ShapesDataset(n_train, img_size=img_size, seed=seed))
-    valid = WithGroups(ShapesDataset(n_valid, img_size=img_size, seed=seed + 1000))
+    train = WithGroups(ShapesDataset(n_train, img_size=img_size, seed=seed, palette=palette))
+    valid = WithGroups(ShapesDataset(n_valid, img_size=img_size, seed=seed + 1000, palette=palette))
     return get_dls(train, valid, bs=bs, seed=seed)
 
 def train_shapes(
@@ -538,7 +541,7 @@ def plot_group_accuracy(
     ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/09_train.ipynb #6244fc4e
+# %% ../nbs/09_train.ipynb #1fde8574
 def weights_digest(model:nn.Module)->str:
     "SHA-256 of the model's state dict (names, shapes and bytes): equal digests mean identical weights."
     h = hashlib.sha256()
@@ -548,18 +551,20 @@ def weights_digest(model:nn.Module)->str:
 
 CHECKPOINT_DIR = Path(annotated_vit.__file__).parent / 'checkpoints'   # shipped with the package
 
+def _load_shapes_model(build, path, shipped:str)->nn.Module:   # `build(**config)` from the file's header, then its weights
+    path = Path(path) if path else CHECKPOINT_DIR / shipped
+    meta = checkpoint_meta(path) if path.exists() else {}
+    model = build(**meta.get('config', {}))
+    load_checkpoint(model, path)
+    return model.eval()
+
 def load_shapes_vit(
     path=None,   # a checkpoint written by `main`; None: the one shipped in `CHECKPOINT_DIR`
 )->VisionTransformer:
     "The tiny ViT rebuilt from a checkpoint's stored config, with its weights, in eval mode."
-    path = Path(path) if path else CHECKPOINT_DIR / 'shapes_vit.safetensors'
-    meta = checkpoint_meta(path) if path.exists() else {}
-    model = shapes_vit(**meta.get('config', {}))
-    load_checkpoint(model, path)
-    return model.eval()
+    return _load_shapes_model(shapes_vit, path, 'shapes_vit.safetensors')
 
-# %% ../nbs/09_train.ipynb #93700b22
-@call_parse
+# %% ../nbs/09_train.ipynb #6284de8b
 def main(
     out:str=None,          # checkpoint (safetensors) that rank 0 writes; None: none
     summary:str=None,      # JSON that rank 0 writes: settings, history, every rank's weight digest
@@ -572,23 +577,29 @@ def main(
     seed:int=0,            # seeds the images, the initial weights and the shuffling
     threads:int=1,         # torch threads per process
     quiet:bool=False,      # no progress bars
+    palette:str='gray',    # `ShapesDataset` palette
+    arch:str='vit',        # 'vit': `shapes_vit`; 'dit': `shapes_dit`, trained with `RoutingCB(mu)` (see the end of the lesson)
+    mu:float=1.0,          # DiT only: target expected MACs / the plain PVTv2's
 ):
-    "Train `shapes_vit` on `ShapesDataset`; under `torchrun --nproc_per_node N` on N processes (gloo)."
+    "Train `shapes_vit` (or `shapes_dit`) on `ShapesDataset`; under `torchrun --nproc_per_node N` on N processes (gloo)."
+    if arch not in ('vit', 'dit'): raise ValueError(f"main: arch must be 'vit' or 'dit', got {arch!r}")
     started = 'WORLD_SIZE' in os.environ and not is_distributed()
     if started: dist.init_process_group('gloo')
     try:
         settings = dict(n_train=n_train, n_valid=n_valid, epochs=epochs, bs=bs, lr=lr, wd=wd, seed=seed,
-                        world_size=get_world_size())
+                        world_size=get_world_size(), palette=palette, arch=arch)
         set_seed(seed)
-        model = shapes_vit()
-        dls = shapes_dls(n_train, n_valid, bs=bs, seed=seed)
+        model, config = (shapes_vit(), shapes_vit_config) if arch == 'vit' else (shapes_dit(), shapes_dit_config)
+        cbs = [RoutingCB(mu=mu)] if arch == 'dit' else []
+        if arch == 'dit': settings['mu'] = mu
+        dls = shapes_dls(n_train, n_valid, bs=bs, seed=seed, palette=palette)
         t0 = time.time()
-        learn = train_shapes(model, dls, epochs=epochs, lr=lr, wd=wd, threads=threads, progress=not quiet)
+        learn = train_shapes(model, dls, epochs=epochs, lr=lr, wd=wd, threads=threads, progress=not quiet, cbs=cbs)
         settings['train_seconds'] = time.time() - t0
         digests = [None] * get_world_size()
         if is_distributed(): dist.all_gather_object(digests, weights_digest(model))
         else: digests = [weights_digest(model)]
-        if out: save_checkpoint(model, out, dict(config=shapes_vit_config, settings=settings, history=learn.history))
+        if out: save_checkpoint(model, out, dict(config=config, settings=settings, history=learn.history))
         if summary and get_rank() == 0:
             Path(summary).write_text(json.dumps(dict(settings=settings, history=learn.history, digests=digests)))
         return learn
@@ -646,9 +657,20 @@ class RoutingCB(Callback):
     def cleanup_fit(self, learn):
         if self.dit is not None: learn.model, self.dit = self.dit, None
 
-# %% ../nbs/09_train.ipynb #5097c4d6
+# %% ../nbs/09_train.ipynb #56004edd
 tiny_pyramid_config = dict(embed_dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 4),
-                           mlp_ratios=(4, 4, 4, 4), sr_ratios=(8, 4, 2, 1))   # for 64-pixel images
+                           mlp_ratios=(4, 4, 4, 4), sr_ratios=(4, 2, 1, 1))   # for 64-pixel images
+shapes_dit_config = dict(num_classes=len(CLASSES), num_columns=2, **tiny_pyramid_config)   # the tiny DiT
+
+def shapes_dit(**kwargs)->DiT:
+    "The tiny DiT of the experiments (`shapes_dit_config`), any argument overridden by `kwargs`."
+    return DiT(**{**shapes_dit_config, **kwargs})
+
+def load_shapes_dit(
+    path=None,   # a checkpoint written by `main(arch='dit')`; None: the one shipped in `CHECKPOINT_DIR`
+)->DiT:
+    "The tiny DiT rebuilt from a checkpoint's stored config, with its weights, in eval mode."
+    return _load_shapes_model(shapes_dit, path, 'shapes_dit.safetensors')
 
 # %% ../nbs/09_train.ipynb #46de5074
 @torch.no_grad()
@@ -667,3 +689,167 @@ def routing_by_group(
             s = sums.setdefault(r['name'], torch.zeros(len(groups)))
             s += torch.zeros(len(groups)).index_add_(0, g, keep)
     return {name: {gn: (s[i] / counts[i]).item() for i, gn in enumerate(groups)} for name, s in sums.items()}
+
+# %% ../nbs/09_train.ipynb #dc1f1275
+def routing_summary(
+    rbg:dict,                    # the output of `routing_by_group`
+    groups=tuple(SCALE_GROUPS),
+)->dict:                         # {'tokens': {group: [per scale]}, 'stages': {group: n}, 'descend': {group: [per scale]}}
+    "Per group: token fraction processed per scale, stages taken per token, descending image fraction per scale."
+    def per_scale(prefix):
+        scales = sorted({int(k.split('.')[1]) for k in rbg if k.startswith(prefix)})
+        return {g: [float(np.mean([d[g] for k, d in rbg.items() if k.startswith(f'{prefix}.{i}.')])) for i in scales]
+                for g in groups}
+    stages = {g: float(sum(d[g] for k, d in rbg.items() if k.startswith('row_gates.'))) for g in groups}
+    return dict(tokens=per_scale('row_gates'), stages=stages, descend=per_scale('col_gates'))
+
+def plot_routing_summary(
+    summ:dict,                   # the output of `routing_summary`
+    title:str='',
+)->plt.Figure:
+    "Three panels: tokens processed per scale, stages per token, images descending per scale; one bar colour per group."
+    groups = list(summ['stages'])
+    fig, axs = plt.subplots(1, 3, figsize=(11, 3), gridspec_kw=dict(width_ratios=[4, 1.5, 3]))
+    w = 0.8 / len(groups)
+    for panel, ax, label in ((summ['tokens'], axs[0], 'tokens processed'), (summ['descend'], axs[2], 'images descending')):
+        n = len(next(iter(panel.values())))
+        for k, g in enumerate(groups): ax.bar(np.arange(n) + k * w, panel[g], w, label=g)
+        ax.set(xticks=np.arange(n) + w * (len(groups) - 1) / 2, xticklabels=[f'1/{4 * 2**i}' for i in range(n)],
+               xlabel='scale', ylabel=label, ylim=(0, 1))
+    axs[1].bar(groups, [summ['stages'][g] for g in groups], color=[f'C{k}' for k in range(len(groups))])
+    axs[1].set(ylabel='stages per token'); axs[1].tick_params(axis='x', rotation=45)
+    axs[0].legend(fontsize=7); fig.suptitle(title); fig.tight_layout()
+    return fig
+
+# %% ../nbs/09_train.ipynb #13d78d2e
+class TopKGate(RoutingGate):
+    "A row gate that is not trained: keep the fraction `keep` of each image's tokens with the highest score."
+    def __init__(self,
+        dim:int,              # token width C
+        keep:float,           # fraction of the tokens kept, in (0, 1]
+        score:str='attention' # 'attention': attention of the mean token; 'static': projection on a fixed random direction
+    ):
+        super().__init__(dim)
+        if score not in ('attention', 'static'): raise ValueError(f"TopKGate: score must be 'attention' or 'static', got {score!r}")
+        if not 0 < keep <= 1: raise ValueError(f'TopKGate: keep must lie in (0, 1], got {keep}')
+        self.keep, self.score = keep, score
+        self.proj.requires_grad_(False)
+        self.register_buffer('direction', torch.randn(dim) / dim**0.5)   # the static rule's fixed direction
+
+    def scores(self, t:Tensor)->Tensor:   # tokens (B, N, C) -> scores (B, N)
+        if self.score == 'static': return t @ self.direction
+        return (t.mean(1, keepdim=True) @ t.transpose(1, 2))[:, 0] / t.shape[-1] ** 0.5   # logits of softmax_n
+
+    def route_logits(self, x:Tensor)->Tensor:   # x (B, ..., C) -> (B, ..., 2): +-1e4 by rank
+        t = x.flatten(1, -2)
+        s = self.scores(t)
+        k = max(1, round(self.keep * s.shape[1]))
+        top = torch.zeros_like(s).scatter_(1, s.topk(k, dim=1).indices, 1.)
+        return (torch.stack([top, 1 - top], -1) * 1e4).view(*x.shape[:-1], 2)
+
+# %% ../nbs/09_train.ipynb #c845b961
+@torch.no_grad()
+def cost_ratio(
+    model:DiT,   # gates as they are (learned, forced or rules)
+    x:Tensor,    # a batch of images (B, 3, H, W)
+)->float:        # mean C_space / C_base over the batch
+    "The DiT's mean cost on `x` over the plain PVTv2's, at the model's current mode."
+    return (model.forward_with_cost(x)[1].mean() / model.node_macs(*x.shape[-2:])['base']).item()
+
+def calibrate_keep(
+    model:DiT,           # a DiT (its gates are restored to learned decisions afterwards)
+    x:Tensor,            # a batch of images
+    target:float=1.0,    # wanted cost / PVTv2's
+    steps:int=12,        # bisection steps
+    seed:int=0,          # the random gates draw from this seed at every evaluation
+)->float:                # the keep rate p
+    "Keep rate p of every gate (forced random) at which `model` costs `target` times the PVTv2, by bisection."
+    lo, hi, was = 0., 1., model.training
+    model.eval()
+    try:
+        for _ in range(steps):
+            p = (lo + hi) / 2
+            torch.manual_seed(seed)
+            lo, hi = (p, hi) if cost_ratio(force_gates(model, row=p, col=p), x) < target else (lo, p)
+    finally: force_gates(model); model.train(was)
+    return (lo + hi) / 2
+
+# %% ../nbs/09_train.ipynb #bff29d6c
+ABLATIONS = ('PVTv2', 'random masks', 'static gates', 'attention masks', 'learned routing', 'fully activated')
+
+def ablation_model(
+    name:str,          # one of `ABLATIONS`
+    keep:float=0.5,    # p of the random, static and attention variants (see `calibrate_keep`)
+    mu:float=1.0,      # budget of the learned routing
+)->tuple:              # (model, callbacks)
+    "One variant of the paper's Tables 6-7 at toy scale: the tiny PVTv2 or the tiny DiT with one kind of gates."
+    if name not in ABLATIONS: raise ValueError(f'ablation_model: name must be one of {ABLATIONS}, got {name!r}')
+    if name == 'PVTv2': return PyramidVisionTransformerV2(num_classes=len(CLASSES), **tiny_pyramid_config), []
+    model = shapes_dit()
+    if name == 'learned routing': return model, [RoutingCB(mu=mu)]
+    if name == 'fully activated': return force_gates(model, row=1., col=1.), []
+    force_gates(model, row=keep, col=keep)   # 'random masks'; the rules below replace the row gates
+    if name in ('static gates', 'attention masks'):
+        score = 'static' if name == 'static gates' else 'attention'
+        for i, gates in enumerate(model.row_gates):
+            for j in range(len(gates)): gates[j] = TopKGate(shapes_dit_config['embed_dims'][i], keep, score)
+    for g in model.modules():
+        if isinstance(g, RoutingGate): g.requires_grad_(False)   # gates that are not trained stay as they are
+    return model, []
+
+# %% ../nbs/09_train.ipynb #4a16198a
+PAPER_TABLES_6_7 = {'random masks': 79.4, 'static gates': 80.7, 'attention masks': 81.3, 'learned routing': 83.1,
+                    'fully activated': 83.5}   # ImageNet top-1 (%) of DiT-B2's variants, Tables 6 and 7
+
+def run_ablations(
+    n_train:int=3000,      # training images
+    n_valid:int=600,       # validation images
+    epochs:int=4,
+    bs:int=32,
+    lr:float=1e-3,
+    names=ABLATIONS,       # the variants to train
+    seed:int=0,
+    progress:bool=False,   # progress bars of each training run (one bar over the variants is always shown)
+)->dict:                   # {name: dict(row=last history row, cost=cost / PVTv2's, seconds=training time, model=...)}
+    "Train the variants of `ABLATIONS` on the same data and schedule; their accuracy per group and their cost."
+    dls = shapes_dls(n_train, n_valid, bs=bs, seed=seed)
+    set_seed(seed)
+    keep = calibrate_keep(shapes_dit(), next(iter(dls.valid))[0])
+    out = {}
+    for name in tqdm(names, desc='ablations'):
+        set_seed(seed)
+        model, cbs = ablation_model(name, keep=keep)
+        t0 = time.time()
+        learn = train_shapes(model, dls, epochs=epochs, lr=lr, progress=progress, cbs=cbs)
+        secs, model = time.time() - t0, learn.model.eval()
+        torch.manual_seed(seed)
+        cost = np.mean([cost_ratio(model, x) for x, y, g in dls.valid]) if isinstance(model, DiT) else 1.0
+        out[name] = dict(row=learn.history[-1], cost=float(cost), seconds=secs, model=model, keep=keep)
+    return out
+
+def ablation_table(res:dict)->str:
+    "A markdown table: each variant's accuracy (overall and per group), cost, training time and the paper's top-1."
+    head = ('| variant | acc | ' + ' | '.join(SCALE_GROUPS) + ' | cost / PVTv2 | train s | paper top-1 |\n|---|---|'
+            + '---|' * len(SCALE_GROUPS) + '---|---|---|\n')
+    line = lambda n, r: (f"| {n} | {r['row']['valid_acc']:.3f} | "
+                         + ' | '.join(f"{r['row'][f'valid_acc_{g}']:.3f}" for g in SCALE_GROUPS)
+                         + f" | {r['cost']:.2f} | {r['seconds']:.0f} | {PAPER_TABLES_6_7.get(n, 82.0 if n == 'PVTv2' else float('nan')):.1f} |")
+    return head + '\n'.join(line(n, r) for n, r in res.items())
+
+def ordering_verdict(
+    res:dict,          # the output of `run_ablations`
+    n_valid:int,       # validation images, for the standard error
+)->str:
+    "Does the paper's ordering (random < static < attention < learned < fully activated) hold here? Pair by pair."
+    order = [n for n in PAPER_TABLES_6_7 if n in res]
+    acc = {n: res[n]['row']['valid_acc'] for n in order}
+    words = []
+    for a, b in zip(order, order[1:]):
+        se = math.sqrt(sum(acc[n] * (1 - acc[n]) / n_valid for n in (a, b)))   # standard error of the difference
+        d = acc[b] - acc[a]
+        words.append(f"{a} < {b}: {'holds' if d > 2 * se else 'reversed' if d < -2 * se else 'a tie within noise'}"
+                     f" ({d:+.3f}, 2 s.e. = {2 * se:.3f})")
+    return 'The paper\'s ordering, pair by pair: ' + '; '.join(words) + '.'
+
+# %% ../nbs/09_train.ipynb #756b5334
+if __name__ == '__main__' and '__file__' in globals(): call_parse(main)   # `python -m annotated_vit.train ...`
