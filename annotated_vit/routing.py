@@ -224,7 +224,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #d75ce387
+# %% ../nbs/08_routing.ipynb #926605b2
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -252,7 +252,7 @@ def _packed(conv:nn.Conv2d)->Tensor:   # reduction (C', C, R, R) -> (R*R*C, C');
         hit = _packed_weights[conv] = (key, make().detach().contiguous())
     return hit[1]
 
-_GROUP_BELOW = 0.5   # fill of the live cells under which the reduction runs per position instead of per cell
+_GROUP_BELOW = 0.75  # fill of the live cells under which the reduction runs per position instead of per cell
 
 def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C) -> (B, Lc, C), key bias or None
     "The strided reduction conv of the keys' map over the live cells: one matrix product, or one per cell position."
