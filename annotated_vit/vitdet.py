@@ -20,10 +20,10 @@ from .vit import Mlp, load_fitting
 from .windows import window_partition, window_unpartition
 from .relpos import decomposed_rel_pos_terms, decomposed_rel_pos_bias
 
-# %% ../nbs/06_vitdet.ipynb #6b88ffc5
+# %% ../nbs/06_vitdet.ipynb #e057e4c0
 class RelPosAttention(Attention):
     "Multi-head attention on a (B, H, W, D) grid with an optional decomposed relative-position bias (ViTDet, SAM)."
-    max_bias_elems = 2 ** 20   # fast path: largest bias tile built at once (floats, 4 MB: stays in cache)
+    max_bias_elems = 2 ** 24   # fast path: largest bias slice built at once (floats); the queries go in row slices
 
     def __init__(self,
         dim:int,                   # token width D
@@ -54,31 +54,27 @@ class RelPosAttention(Attention):
             bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (H, W), (H, W))
             o = self.attend(q, k, v, bias)                  # (B, h, N, d)
         else:
-            o = self._attend_in_tiles(q, k, v, H, W)
+            o = self._attend_in_slices(q, k, v, H, W)
         o = o.transpose(1, 2).reshape(B, H, W, D)           # b h (H W) d -> b H W (h d)
         return self.proj(o)
 
-    def _attend_in_tiles(self, q, k, v, H, W):   # fused path, the bias built one cache-sized tile at a time
+    def _attend_in_slices(self, q, k, v, H, W):   # fused path, the bias built a few query rows at a time
         B, h, N, d = q.shape
         rel_h, rel_w = decomposed_rel_pos_terms(q, self.rel_pos_h, self.rel_pos_w, (H, W), (H, W))
         rel_h, rel_w = rel_h.contiguous(), rel_w.contiguous()   # (B, h, H, W, H), (B, h, H, W, W)
-        if h * N * N <= self.max_bias_elems:        # small maps (windows): a few windows, all heads, per call
-            g = self.max_bias_elems // (h * N * N)
-            tiles = [(slice(b, b + g), slice(0, h), 0, H) for b in range(0, B, g)]
-        else:                                       # big maps (global): one head, a few query rows, per call
-            rows = max(1, self.max_bias_elems // (W * N))
-            tiles = [(slice(b, b + 1), slice(i, i + 1), r, min(r + rows, H))
-                     for b in range(B) for i in range(h) for r in range(0, H, rows)]
-        o, grad, buf = q.new_empty(B, h, N, d), torch.is_grad_enabled(), None
-        for bs, hs, r0, r1 in tiles:
-            th, tw = rel_h[bs, hs, r0:r1, :, :, None], rel_w[bs, hs, r0:r1, :, None, :]   # bias = th + tw
-            shape = torch.broadcast_shapes(th.shape, tw.shape)                          # (g, h', rows, W, H, W)
-            if grad: bias = th + tw
-            else:                                   # inference: one buffer, reused by every tile
-                if buf is None or buf.numel() < math.prod(shape): buf = q.new_empty(math.prod(shape))
-                bias = torch.add(th, tw, out=buf[:math.prod(shape)].view(shape))
-            qs = slice(r0 * W, r1 * W)
-            o[bs, hs, qs] = self.attend(q[bs, hs, qs], k[bs, hs], v[bs, hs], bias.view(*shape[:2], -1, N))
+        rows = max(1, self.max_bias_elems // (B * h * W * N))   # query rows per slice
+        if rows >= H:                                           # small maps (windows): the whole bias at once
+            bias = (rel_h[..., :, None] + rel_w[..., None, :]).view(B, h, N, N)
+            return self.attend(q, k, v, bias)
+        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()   # every slice reads all of k and v: compact them
+        o = q.new_empty(B, N, h, d).transpose(1, 2)   # (B, h, N, d), laid out as (B, N, h, d) for the caller
+        grad = torch.is_grad_enabled()
+        buf = None if grad else q.new_empty(B, h, rows, W, H, W)   # inference: one buffer for every slice
+        for i in range(0, H, rows):
+            j = min(i + rows, H)
+            a, b = rel_h[:, :, i:j, :, :, None], rel_w[:, :, i:j, :, None, :]
+            bias = a + b if grad or j - i < rows else torch.add(a, b, out=buf)   # (B, h, j-i, W, H, W)
+            o[:, :, i * W:j * W] = self.attend(q[:, :, i * W:j * W], k, v, bias.view(B, h, (j - i) * W, N))
         return o
 
 # %% ../nbs/06_vitdet.ipynb #36f8f052
