@@ -77,7 +77,7 @@ def _segment_alpha(x:Tensor, y:Tensor, a:Tensor, b:Tensor, width:Tensor)->Tensor
     d = torch.hypot(apx.addcmul_(t, abx, value=-1), apy.addcmul_(t, aby, value=-1))  # |p - a - t (b - a)|
     return d.neg_().add_(0.5 + width[..., None, None] / 2).clamp_(0, 1)
 
-# %% ../nbs/00a_data.ipynb #53234483
+# %% ../nbs/00a_data.ipynb #0f431609
 _CHUNK = 64
 
 def _chunk_generator(seed:int, c:int)->torch.Generator:
@@ -98,9 +98,9 @@ def _draw_params(g:torch.Generator, B:int, img_size:int, scale_range, n_clutter:
                 angle=U(B) * 2 * math.pi, obj=obj, bg=U(B, 2, 3) * 0.4, bg_dir=U(B) * 2 * math.pi,
                 a=U(B, n_clutter, 2) * img_size, b=U(B, n_clutter, 2) * img_size,
                 width=1 + U(B, n_clutter), clutter=0.2 + 0.6 * U(B, n_clutter, 3), invert=U(B) < 0.5,
-                noise=torch.randn(B, 3, img_size, img_size, generator=g)) | (_GRAYS(B, n_clutter) if palette == 'gray' else {})
+                noise=torch.randn(B, 3, img_size, img_size, generator=g)) | (_grays(B, n_clutter) if palette == 'gray' else {})
 
-def _GRAYS(B:int, n_clutter:int)->dict:
+def _grays(B:int, n_clutter:int)->dict:
     "The fixed greys of `palette='gray'`: object 0.9, background 0.1, strokes 0.45, no inversion."
     return dict(obj=torch.full((B, 3), 0.9), bg=torch.full((B, 2, 3), 0.1), clutter=torch.full((B, n_clutter, 3), 0.45),
                 invert=torch.zeros(B, dtype=torch.bool))
