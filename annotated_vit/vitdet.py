@@ -6,9 +6,10 @@
 __all__ = ['sam_sizes', 'RelPosAttention', 'ViTDetBlock', 'LayerNorm2d', 'ResBottleneckBlock', 'sam_neck', 'ViTDet',
            'convert_sam_encoder', 'load_sam_encoder', 'SimpleFeaturePyramid', 'sam_vit_b', 'sam_vit_l', 'sam_vit_h']
 
-# %% ../nbs/06_vitdet.ipynb #64a42e8c
-import re, math
+# %% ../nbs/06_vitdet.ipynb #2b55c01f
+import re, math, threading
 from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -20,10 +21,37 @@ from .vit import Mlp, load_fitting
 from .windows import window_partition, window_unpartition
 from .relpos import decomposed_rel_pos_terms, decomposed_rel_pos_bias
 
-# %% ../nbs/06_vitdet.ipynb #e057e4c0
+# %% ../nbs/06_vitdet.ipynb #de73f0a4
+_pools = {}
+
+def _in_workers(fn, tasks:list, n:int):   # fn(task) for every task (none of them None), on n threads of one core each
+    if n < 2 or len(tasks) < 2:
+        for t in tasks: fn(t)
+        return
+    grad, inference, caller = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_num_threads()
+    todo, lock, failed = iter(tasks), threading.Lock(), []
+    def work():
+        if torch.get_num_threads() != 1: torch.set_num_threads(1)   # this thread's own count
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            while not failed:
+                with lock: t = next(todo, None)
+                if t is None: return
+                try: fn(t)
+                except BaseException: failed.append(True); raise
+    pool = _pools.get(n) or _pools.setdefault(n, ThreadPoolExecutor(n - 1, thread_name_prefix='annotated_vit'))
+    futures = [pool.submit(work) for _ in range(n - 1)]
+    try:
+        work()                                   # the caller is one of the n
+    finally:
+        for f in futures: f.exception()          # wait for all of them before touching the counts
+        torch.set_num_threads(caller)            # the caller's count, and the default for new threads
+    for f in futures: f.result()                 # a worker's error, raised here
+
+# %% ../nbs/06_vitdet.ipynb #20fe6a7a
 class RelPosAttention(Attention):
     "Multi-head attention on a (B, H, W, D) grid with an optional decomposed relative-position bias (ViTDet, SAM)."
-    max_bias_elems = 2 ** 24   # fast path: largest bias slice built at once (floats); the queries go in row slices
+    max_bias_elems = 2 ** 24   # fast path with autograd: largest bias slice (floats), all heads, a few query rows
+    tile_bias_elems = 2 ** 20  # fast path at inference: bias tile of one image and head (floats), on worker threads
 
     def __init__(self,
         dim:int,                   # token width D
@@ -62,20 +90,64 @@ class RelPosAttention(Attention):
         B, h, N, d = q.shape
         rel_h, rel_w = decomposed_rel_pos_terms(q, self.rel_pos_h, self.rel_pos_w, (H, W), (H, W))
         rel_h, rel_w = rel_h.contiguous(), rel_w.contiguous()   # (B, h, H, W, H), (B, h, H, W, W)
-        rows = max(1, self.max_bias_elems // (B * h * W * N))   # query rows per slice
+        grad = torch.is_grad_enabled()
+        rows = max(1, (self.max_bias_elems if grad else self.tile_bias_elems) // ((B * h if grad else 1) * W * N))
         if rows >= H:                                           # small maps (windows): the whole bias at once
             bias = (rel_h[..., :, None] + rel_w[..., None, :]).view(B, h, N, N)
             return self.attend(q, k, v, bias)
         q, k, v = q.contiguous(), k.contiguous(), v.contiguous()   # every slice reads all of k and v: compact them
         o = q.new_empty(B, N, h, d).transpose(1, 2)   # (B, h, N, d), laid out as (B, N, h, d) for the caller
-        grad = torch.is_grad_enabled()
-        buf = None if grad else q.new_empty(B, h, rows, W, H, W)   # inference: one buffer for every slice
+        if not grad:
+            return self._attend_in_tiles(q, k, v, rel_h, rel_w, o, rows)
         for i in range(0, H, rows):
             j = min(i + rows, H)
-            a, b = rel_h[:, :, i:j, :, :, None], rel_w[:, :, i:j, :, None, :]
-            bias = a + b if grad or j - i < rows else torch.add(a, b, out=buf)   # (B, h, j-i, W, H, W)
+            bias = rel_h[:, :, i:j, :, :, None] + rel_w[:, :, i:j, :, None, :]   # (B, h, j-i, W, H, W)
             o[:, :, i * W:j * W] = self.attend(q[:, :, i * W:j * W], k, v, bias.view(B, h, (j - i) * W, N))
         return o
+
+    def _attend_in_tiles(self, q, k, v, rel_h, rel_w, o, rows):   # inference: (image, head, query rows) tiles
+        B, h, H, W, _ = rel_h.shape
+        N, bufs = H * W, {}                                    # one reused bias buffer per worker thread
+        def tile(t):
+            b, c, i = t
+            j = min(i + rows, H)
+            buf = bufs.get(threading.get_ident())
+            if buf is None: buf = bufs[threading.get_ident()] = q.new_empty(rows, W, H, W)
+            bias = torch.add(rel_h[b, c, i:j, :, :, None], rel_w[b, c, i:j, :, None, :], out=buf[:j - i])
+            s, one = slice(i * W, j * W), (slice(b, b + 1), slice(c, c + 1))
+            o[one + (s,)] = self.attend(q[one + (s,)], k[one], v[one], bias.view(1, 1, (j - i) * W, N))
+        _in_workers(tile, [(b, c, i) for b in range(B) for c in range(h) for i in range(0, H, rows)],
+                    torch.get_num_threads())
+        return o
+
+    def window_attention(self,
+        x:Tensor,          # normalised token grid, (B, H, W, D)
+        window_size:int,   # ws, window side in tokens (> 0)
+    )->Tensor:             # attention within each ws x ws window, (B, H, W, D), as partition -> attention -> unpartition
+        "Window attention over a whole grid, one band of windows at a time, without computing the padding's q, k, v."
+        B, H, W, D = x.shape
+        ws, h, d = window_size, self.num_heads, self.head_dim
+        nw, full = -(-W // ws), W // ws                      # windows per band; those with no padding column
+        w, b = self.qkv.weight, self.qkv.bias
+        pad = b if b is not None else x.new_zeros(3 * D)     # what a zero (padding) token projects to
+        out = x.new_empty(B, H, W, D)
+        for r0 in range(0, H, ws):                           # a band of ws grid rows (fewer at the bottom)
+            r = min(ws, H - r0)
+            t = F.linear(x[:, r0:r0 + r], w, b)              # (B, r, W, 3D): the real tokens only
+            win = x.new_empty(B, nw, ws, ws, 3 * D)          # the band's windows; padding filled with `pad`
+            if r < ws: win[:, :, r:] = pad
+            if full < nw: win[:, full:, :r, W - full * ws:] = pad
+            win[:, :full, :r] = t[:, :, :full * ws].unflatten(2, (full, ws)).transpose(1, 2)
+            if full < nw: win[:, full, :r, :W - full * ws] = t[:, :, full * ws:]
+            q, k, v = win.view(B * nw, ws * ws, 3, h, d).permute(2, 0, 3, 1, 4).unbind(0)   # (B nw, h, ws ws, d)
+            bias = None
+            if self.use_rel_pos:
+                rel_h, rel_w = decomposed_rel_pos_terms(q, self.rel_pos_h, self.rel_pos_w, (ws, ws), (ws, ws))
+                bias = (rel_h.contiguous()[..., :, None] + rel_w.contiguous()[..., None, :]).view(B * nw, h, ws * ws, -1)
+            o = self.attend(q, k, v, bias).transpose(1, 2)   # (B nw, ws ws, h, d)
+            o = o.reshape(B, nw, ws, ws, D)[:, :, :r].transpose(1, 2).reshape(B, r, nw * ws, D)[:, :, :W]
+            out[:, r0:r0 + r] = self.proj(o)                 # padding rows and columns cropped before `proj`
+        return out
 
 # %% ../nbs/06_vitdet.ipynb #36f8f052
 def _mlp_add_(x:Tensor, norm:nn.Module, mlp:nn.Module, chunk:int=1024)->Tensor:   # x + mlp(norm(x)), in place
@@ -88,7 +160,7 @@ def _mlp_add_(x:Tensor, norm:nn.Module, mlp:nn.Module, chunk:int=1024)->Tensor: 
         t[i:i + chunk] += mlp.fc2(y)
     return x
 
-# %% ../nbs/06_vitdet.ipynb #18a3a916
+# %% ../nbs/06_vitdet.ipynb #c55abd6f
 class ViTDetBlock(nn.Module):
     "Pre-norm transformer block on a (B, H, W, D) grid: window (or global) attention with relative positions, then an MLP."
     def __init__(self,
@@ -119,9 +191,12 @@ class ViTDetBlock(nn.Module):
         H, W = x.shape[1:3]
         shortcut = x
         x = self.norm1(x)
-        x, pad_hw = window_partition(x, self.window_size)   # (B*nW, ws, ws, D); the grid itself if ws == 0
-        x = self.attn(x)
-        x = window_unpartition(x, self.window_size, pad_hw, (H, W))   # (B, H, W, D), padding cropped
+        if self.window_size and self.attn.fused and not torch.is_grad_enabled():   # inference: band by band
+            x = self.attn.window_attention(x, self.window_size)
+        else:
+            x, pad_hw = window_partition(x, self.window_size)   # (B*nW, ws, ws, D); the grid itself if ws == 0
+            x = self.attn(x)
+            x = window_unpartition(x, self.window_size, pad_hw, (H, W))   # (B, H, W, D), padding cropped
         x = shortcut + x
         if torch.is_grad_enabled():
             x = x + self.mlp(self.norm2(x))
