@@ -47,7 +47,7 @@ def _in_workers(fn, tasks:list, n:int):   # fn(task) for every task (none of the
         torch.set_num_threads(caller)            # the caller's count, and the default for new threads
     for f in futures: f.result()                 # a worker's error, raised here
 
-# %% ../nbs/06_vitdet.ipynb #20fe6a7a
+# %% ../nbs/06_vitdet.ipynb #107ee779
 class RelPosAttention(Attention):
     "Multi-head attention on a (B, H, W, D) grid with an optional decomposed relative-position bias (ViTDet, SAM)."
     max_bias_elems = 2 ** 24   # fast path with autograd: largest bias slice (floats), all heads, a few query rows
@@ -125,6 +125,11 @@ class RelPosAttention(Attention):
         window_size:int,   # ws, window side in tokens (> 0)
     )->Tensor:             # attention within each ws x ws window, (B, H, W, D), as partition -> attention -> unpartition
         "Window attention over a whole grid, one band of windows at a time, without computing the padding's q, k, v."
+        if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
+            raise ValueError(f"window_attention needs a positive window side, got window_size={window_size!r} "
+                             "(for global attention call the module itself)")
+        if x.ndim != 4 or x.shape[-1] != self.qkv.in_features:
+            raise ValueError(f"window_attention expects a token grid (B, H, W, {self.qkv.in_features}), got shape {tuple(x.shape)}")
         B, H, W, D = x.shape
         ws, h, d = window_size, self.num_heads, self.head_dim
         nw, full = -(-W // ws), W // ws                      # windows per band; those with no padding column
