@@ -47,7 +47,7 @@ def _in_workers(fn, tasks:list, n:int):   # fn(task) for every task (none of the
         torch.set_num_threads(caller)            # the caller's count, and the default for new threads
     for f in futures: f.result()                 # a worker's error, raised here
 
-# %% ../nbs/06_vitdet.ipynb #107ee779
+# %% ../nbs/06_vitdet.ipynb #f14f6410
 class RelPosAttention(Attention):
     "Multi-head attention on a (B, H, W, D) grid with an optional decomposed relative-position bias (ViTDet, SAM)."
     max_bias_elems = 2 ** 24   # fast path with autograd: largest bias slice (floats), all heads, a few query rows
@@ -139,7 +139,8 @@ class RelPosAttention(Attention):
         for r0 in range(0, H, ws):                           # a band of ws grid rows (fewer at the bottom)
             r = min(ws, H - r0)
             t = F.linear(x[:, r0:r0 + r], w, b)              # (B, r, W, 3D): the real tokens only
-            win = x.new_empty(B, nw, ws, ws, 3 * D)          # the band's windows; padding filled with `pad`
+            win = x.new_empty(B, nw, ws, ws, 3 * D)          # the band's windows, padding filled with `pad`
+                                                             # (`window_partition` would pad with zeros)
             if r < ws: win[:, :, r:] = pad
             if full < nw: win[:, full:, :r, W - full * ws:] = pad
             win[:, :full, :r] = t[:, :, :full * ws].unflatten(2, (full, ws)).transpose(1, 2)
@@ -149,9 +150,9 @@ class RelPosAttention(Attention):
             if self.use_rel_pos:
                 rel_h, rel_w = decomposed_rel_pos_terms(q, self.rel_pos_h, self.rel_pos_w, (ws, ws), (ws, ws))
                 bias = (rel_h.contiguous()[..., :, None] + rel_w.contiguous()[..., None, :]).view(B * nw, h, ws * ws, -1)
-            o = self.attend(q, k, v, bias).transpose(1, 2)   # (B nw, ws ws, h, d)
-            o = o.reshape(B, nw, ws, ws, D)[:, :, :r].transpose(1, 2).reshape(B, r, nw * ws, D)[:, :, :W]
-            out[:, r0:r0 + r] = self.proj(o)                 # padding rows and columns cropped before `proj`
+            o = self.attend(q, k, v, bias).transpose(1, 2).reshape(B * nw, ws, ws, D)
+            o = window_unpartition(o, ws, (ws, nw * ws), (r, W))   # (B, r, W, D): the band, padding cropped
+            out[:, r0:r0 + r] = self.proj(o)                 # `proj` of the real tokens only
         return out
 
 # %% ../nbs/06_vitdet.ipynb #107439d9
