@@ -134,7 +134,12 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #da58b195
+# %% ../nbs/08_routing.ipynb #bcb4fdae
+def _inverse(index:Tensor, n:int)->Tensor:   # index (K,) distinct positions < n -> (n,) row of each position, K if none
+    "For a list of K distinct positions, the row holding each of n positions, or K (one zero row after the K)."
+    inv = torch.full((n,), index.numel(), dtype=torch.long, device=index.device)
+    return inv.index_copy_(0, index, torch.arange(index.numel(), device=index.device))
+
 class _KeptTokens:
     "Index bookkeeping for the kept tokens of a (B, H, W) or (B, N) mask: gather, scatter, pad, unpad, conv maps."
     def __init__(self, keep:Tensor):
@@ -149,7 +154,13 @@ class _KeptTokens:
         rank = torch.arange(self.K, device=keep.device) - (counts.cumsum(0) - counts)[img]
         self.pad_idx = img * self.L + rank                      # (K,) positions in the B*L padded list
         self.all_full = bool((counts == self.L).all())   # every image keeps L tokens: padding is only a view
-        self._zeros, self._cells, self._taps = {}, {}, None
+        self._zeros, self._cells, self._taps, self._rows = {}, {}, None, None
+
+    def rows(self)->Tensor:   # (B*N,): each token's row in the kept rows (K: the zero row after them)
+        "Where each token of the map finds its value in the K kept rows followed by one zero row (skipped: row K)."
+        if self._rows is None:
+            self._rows = _inverse(self.idx, self.B * self.N)
+        return self._rows
 
     def cells(self, R:int)->tuple:   # -> (sel, zidx, Lc, pad) for a kernel-R, stride-R reduction of a (B, H, W) mask
         "Where each kept token goes in a map of the live cells (R x R regions holding a kept token), laid out cell by cell."
@@ -170,6 +181,7 @@ class _KeptTokens:
             zidx = ((b * Lc + slot[cell]) * R + y % R) * R + x % R   # row in the (B*Lc*R*R, C) cell-by-cell map
             pad = None if bool((counts == Lc).all()) else torch.arange(Lc, device=dev)[None] >= counts[:, None]
             self._cells[R] = (sel, zidx, Lc, pad)                # pad (B, Lc): slots that are padding, or None
+            self._cells['rows', R] = _inverse(zidx, self.B * Lc * R * R)   # each slot's kept row (or the zero row)
         return self._cells[R]
 
     def groups(self, R:int)->tuple:   # -> (gidx, Lp): each kept token's row in an (R*R, Lp) by-position layout
@@ -183,16 +195,24 @@ class _KeptTokens:
             rank = torch.empty_like(pos)
             rank[order] = torch.arange(pos.numel(), device=pos.device) - (n.cumsum(0) - n)[pos[order]]
             self._cells['groups', R] = (pos * Lp + rank, Lp)
+            self._cells['group rows', R] = _inverse(pos * Lp + rank, R * R * Lp)
         return self._cells['groups', R]
 
-    def taps(self)->tuple:   # 9 x (K,): rows of each kept token's 3x3 neighbours in a (B, H+2, W+2) bordered map
-        "Where the nine taps of a 3x3 depthwise conv read, for every kept token, in a map with a one-token border."
+    def cell_rows(self, R:int, grouped:bool=False)->Tensor:   # (slots,): the kept row each slot holds (K': a zero)
+        "For every slot of the cell-by-cell map (or of the by-position layout), the kept row it holds, K' if empty."
+        self.groups(R) if grouped else self.cells(R)
+        return self._cells['group rows' if grouped else 'rows', R]
+
+    def taps(self)->tuple:   # 9 x (K,): the kept row each kept token's 3x3 neighbours hold (K: a zero)
+        "Where the nine taps of a 3x3 depthwise conv read, for every kept token: a kept row, or K for a zero."
         if self._taps is None:
             (H, W) = self.grid
+            rows = torch.full((self.B, H + 2, W + 2), self.K, dtype=torch.long, device=self.idx.device)
+            rows[:, 1:-1, 1:-1] = self.rows().view(self.B, H, W)   # a one-token border of zeros around the map
             b, r = self.idx // self.N, self.idx % self.N
             top_left = (b * (H + 2) + r // W) * (W + 2) + r % W   # neighbour (dy, dx) = (-1, -1) sits at border offset (0, 0)
             offs = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], device=b.device)
-            self._taps = (top_left[None] + offs[:, None]).unbind(0)   # tap 3 dy + dx; tap 4 is the token itself
+            self._taps = rows.view(-1)[top_left[None] + offs[:, None]].unbind(0)   # tap 3 dy + dx; tap 4: the token
         return self._taps
 
     def gather(self, x:Tensor)->Tensor:   # (B, *grid, C) -> (K, C)
@@ -224,15 +244,15 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #926605b2
+# %% ../nbs/08_routing.ipynb #f764fc1a
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
-    "A reused work buffer (inference only); the one named 'zero' is handed out all zeros and must be left so."
+    "A reused work buffer (inference only): its content is whatever the last user left."
     bufs = _local.__dict__.setdefault('bufs', {})
     key = (name, like.dtype, like.device, torch.is_inference_mode_enabled())   # inference tensors stay apart
     if key not in bufs or bufs[key].numel() < n * C:
-        bufs[key] = (torch.zeros if name == 'zero' else torch.empty)(n * C, dtype=like.dtype, device=like.device)
+        bufs[key] = torch.empty(n * C, dtype=like.dtype, device=like.device)
     return bufs[key][:n * C].view(n, C)
 
 _packed_weights = weakref.WeakKeyDictionary()
@@ -259,54 +279,56 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
     R, C = attn.sr_ratio, a.shape[1]
     sel, zidx, Lc, pad = kt.cells(R)
     src = a if sel is None else a.index_select(0, sel)
-    infer, W = not torch.is_grad_enabled(), _packed(attn.sr)     # W (R*R*C, C'): block p is W_p
+    src = torch.cat([src, src.new_zeros(1, C)])                  # the kept rows, then the zero every empty slot reads
+    W = _packed(attn.sr)                                         # W (R*R*C, C'): block p is W_p
     gidx, Lp = kt.groups(R)
-    grouped = src.shape[0] > 0 and Lp < _GROUP_BELOW * kt.B * Lc # few kept tokens per live cell
-    rows, idx = (R * R * Lp, gidx) if grouped else (kt.B * Lc * R * R, zidx)
-    Z = _buffer('zero', rows, C, a) if infer else a.new_zeros(rows, C)
-    try:
-        Z = Z.index_copy_(0, idx, src) if infer else Z.index_copy(0, idx, src)
-        if grouped:   # r_c = b + sum_t W_p(t) a_t, one (Lp, C) x (C, C') product per position p
-            y = torch.bmm(Z.view(R * R, Lp, C), W.view(R * R, C, -1)).view(R * R * Lp, -1).index_select(0, idx)
-            r = torch.zeros(kt.B * Lc, y.shape[1], dtype=a.dtype, device=a.device).index_add_(0, zidx // (R * R), y)
-            r = r + attn.sr.bias if attn.sr.bias is not None else r
-        else:         # r_c = b + [a_t of the cell's R*R positions] W, one product for all live cells
-            r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
-    finally:
-        if infer: Z.index_fill_(0, idx, 0)           # leave the buffer all zeros
+    grouped = src.shape[0] > 1 and Lp < _GROUP_BELOW * kt.B * Lc # few kept tokens per live cell
+    rows = kt.cell_rows(R, grouped)                              # the kept row of every slot of the layout
+    if torch.is_grad_enabled(): Z = src.index_select(0, rows)
+    else: Z = torch.index_select(src, 0, rows, out=_buffer('cells', rows.numel(), C, a))
+    if grouped:   # r_c = b + sum_t W_p(t) a_t, one (Lp, C) x (C, C') product per position p
+        y = torch.bmm(Z.view(R * R, Lp, C), W.view(R * R, C, -1)).view(R * R * Lp, -1).index_select(0, gidx)
+        r = torch.zeros(kt.B * Lc, y.shape[1], dtype=a.dtype, device=a.device).index_add_(0, zidx // (R * R), y)
+        r = r + attn.sr.bias if attn.sr.bias is not None else r
+    else:         # r_c = b + [a_t of the cell's R*R positions] W, one product for all live cells
+        r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
     bias = None
     if pad is not None:
         bias = torch.zeros(pad.shape, dtype=a.dtype, device=a.device).masked_fill(pad, torch.finfo(a.dtype).min)
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #425b0fdc
-_TAPS_BELOW = 0.6   # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
+# %% ../nbs/08_routing.ipynb #d1db7290
+_TAPS_BELOW = 0.45  # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
 _SLICE = 1 << 20    # numbers per slice of the tap loop, so gathered rows are still in cache when they are added
+_CONV_CHUNK = 1 << 22  # numbers of the zero-filled map convolved at a time (whole images), so it is reused memory
 
-def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K, C) -> conv(scatter(t)) at kept rows
-    "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros (inference: into `t`)."
-    if t.is_meta or torch.is_grad_enabled() or conv.kernel_size != (3, 3):   # differentiable: the whole map
-        return kt.gather(conv(kt.scatter(t).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
-    (H, W), C, taps = kt.grid, t.shape[1], kt.taps()
-    Z = _buffer('zero', kt.B * (H + 2) * (W + 2), C, t)
-    try:
-        Z.index_copy_(0, taps[4], t)                                   # kept rows into the bordered zero map
-        if kt.K >= _TAPS_BELOW * kt.B * kt.N:                          # most tokens kept: one conv over the map
-            y = F.conv2d(Z.view(kt.B, H + 2, W + 2, C).permute(0, 3, 1, 2), conv.weight, conv.bias, groups=C)
-            return torch.index_select(y.permute(0, 2, 3, 1).reshape(-1, C), 0, kt.idx, out=t)
-        w = _packed(conv).unbind(0)                                    # 9 x (C,)
-        step = max(1, _SLICE // C)
-        tmp = _buffer('taps', min(step, kt.K), C, t)
-        for k0 in range(0, kt.K, step):
-            k1 = min(kt.K, k0 + step)
-            out, tm = t[k0:k1], tmp[:k1 - k0]
-            torch.index_select(Z, 0, taps[0][k0:k1], out=out).mul_(w[0])
-            for tap in range(1, 9):
-                out.addcmul_(torch.index_select(Z, 0, taps[tap][k0:k1], out=tm), w[tap])
-    finally:
-        Z.index_fill_(0, taps[4], 0)                                   # leave the buffer all zeros
-    return t.add_(conv.bias) if conv.bias is not None else t
+def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1, C), last row 0 -> (K, C)
+    "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros; `t` ends with a zero row."
+    (H, W), K, C = kt.grid, kt.K, t.shape[1]
+    same3x3 = conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.stride == conv.dilation == (1, 1)
+    if t.is_meta or torch.is_grad_enabled() or not same3x3:          # differentiable (or unusual): the whole map
+        return kt.gather(conv(kt.scatter(t[:K]).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    if K >= _TAPS_BELOW * kt.B * kt.N:      # many tokens kept: convolve the zero-filled map, a few images at a time
+        rows, nb = kt.rows(), max(1, _CONV_CHUNK // (H * W * C))
+        bounds = torch.searchsorted(kt.idx, torch.arange(0, kt.B + nb, nb, device=t.device).clamp(max=kt.B) * kt.N).tolist()
+        out = _buffer('dwconv', K, C, t)
+        for i, b0 in enumerate(range(0, kt.B, nb)):
+            b1, (k0, k1) = min(kt.B, b0 + nb), bounds[i:i + 2]
+            Z = torch.index_select(t, 0, rows[b0 * kt.N:b1 * kt.N], out=_buffer('map', (b1 - b0) * kt.N, C, t))
+            y = F.conv2d(Z.view(b1 - b0, H, W, C).permute(0, 3, 1, 2), conv.weight, conv.bias, padding=1, groups=C)
+            torch.index_select(y.permute(0, 2, 3, 1).reshape(-1, C), 0, kt.idx[k0:k1] - b0 * kt.N, out=out[k0:k1])
+        return out
+    w, taps = _packed(conv).unbind(0), kt.taps()                   # 9 x (C,), 9 x (K,)
+    step = max(1, _SLICE // C)
+    tmp, out = _buffer('taps', min(step, K), C, t), _buffer('dwconv', K, C, t)
+    for k0 in range(0, K, step):
+        k1 = min(K, k0 + step)
+        o, tm = out[k0:k1], tmp[:k1 - k0]
+        torch.index_select(t, 0, taps[0][k0:k1], out=o).mul_(w[0])
+        for tap in range(1, 9):
+            o.addcmul_(torch.index_select(t, 0, taps[tap][k0:k1], out=tm), w[tap])
+    return out.add_(conv.bias) if conv.bias is not None else out
 
 # %% ../nbs/08_routing.ipynb #15af195c
 def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
@@ -315,7 +337,7 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #182c46d0
+# %% ../nbs/08_routing.ipynb #11fe8403
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -341,10 +363,13 @@ def sparse_stage(
         o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
         xs = xs + attn.proj(o)
         a = blk.norm2(xs)
-        if infer and mlp.fc1.bias is not None:              # (K, hidden) into the reused buffer
-            t = torch.addmm(mlp.fc1.bias, a, mlp.fc1.weight.t(), out=_buffer('hidden', kt.K, mlp.fc1.out_features, a))
+        if infer:                                           # (K, hidden) into a reused buffer, a zero row after
+            t = _buffer('hidden', kt.K + 1, mlp.fc1.out_features, a)
+            t[kt.K].zero_()
+            if mlp.fc1.bias is None: torch.mm(a, mlp.fc1.weight.t(), out=t[:kt.K])
+            else: torch.addmm(mlp.fc1.bias, a, mlp.fc1.weight.t(), out=t[:kt.K])
         else:
-            t = mlp.fc1(a)
+            t = F.pad(mlp.fc1(a), (0, 0, 0, 1))             # (K + 1, hidden): the last row is the zero
         t = _dwconv_kept(mlp.dwconv, t, kt)                 # (K, hidden)
         gelu_ = infer and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
         t = torch.ops.aten.gelu_(t) if gelu_ else mlp.act(t)   # in place at inference
