@@ -134,7 +134,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #bcb4fdae
+# %% ../nbs/08_routing.ipynb #3e85b033
 def _inverse(index:Tensor, n:int)->Tensor:   # index (K,) distinct positions < n -> (n,) row of each position, K if none
     "For a list of K distinct positions, the row holding each of n positions, or K (one zero row after the K)."
     inv = torch.full((n,), index.numel(), dtype=torch.long, device=index.device)
@@ -208,7 +208,7 @@ class _KeptTokens:
         if self._taps is None:
             (H, W) = self.grid
             rows = torch.full((self.B, H + 2, W + 2), self.K, dtype=torch.long, device=self.idx.device)
-            rows[:, 1:-1, 1:-1] = self.rows().view(self.B, H, W)   # a one-token border of zeros around the map
+            rows[:, 1:-1, 1:-1] = self.rows().view(self.B, H, W)   # the border reads row K, the zero
             b, r = self.idx // self.N, self.idx % self.N
             top_left = (b * (H + 2) + r // W) * (W + 2) + r % W   # neighbour (dy, dx) = (-1, -1) sits at border offset (0, 0)
             offs = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], device=b.device)
@@ -244,7 +244,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #f764fc1a
+# %% ../nbs/08_routing.ipynb #2f040854
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -279,7 +279,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
     R, C = attn.sr_ratio, a.shape[1]
     sel, zidx, Lc, pad = kt.cells(R)
     src = a if sel is None else a.index_select(0, sel)
-    src = torch.cat([src, src.new_zeros(1, C)])                  # the kept rows, then the zero every empty slot reads
+    src = F.pad(src, (0, 0, 0, 1))                               # the kept rows, then the zero every empty slot reads
     W = _packed(attn.sr)                                         # W (R*R*C, C'): block p is W_p
     gidx, Lp = kt.groups(R)
     grouped = src.shape[0] > 1 and Lp < _GROUP_BELOW * kt.B * Lc # few kept tokens per live cell
