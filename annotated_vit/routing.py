@@ -7,9 +7,11 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'free_sparse_buffers', 'RoutedBlock', 'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1',
            'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #e45ec22c
+# %% ../nbs/08_routing.ipynb #69a6f1c1
 import math
+import os
 import threading
+import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -134,7 +136,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #3e85b033
+# %% ../nbs/08_routing.ipynb #132f0932
 def _inverse(index:Tensor, n:int)->Tensor:   # index (K,) distinct positions < n -> (n,) row of each position, K if none
     "For a list of K distinct positions, the row holding each of n positions, or K (one zero row after the K)."
     inv = torch.full((n,), index.numel(), dtype=torch.long, device=index.device)
@@ -203,7 +205,7 @@ class _KeptTokens:
         self.groups(R) if grouped else self.cells(R)
         return self._cells['group rows' if grouped else 'rows', R]
 
-    def taps(self)->tuple:   # 9 x (K,): the kept row each kept token's 3x3 neighbours hold (K: a zero)
+    def taps(self)->Tensor:   # (9, K): the kept row each kept token's 3x3 neighbours hold (K: a zero)
         "Where the nine taps of a 3x3 depthwise conv read, for every kept token: a kept row, or K for a zero."
         if self._taps is None:
             (H, W) = self.grid
@@ -212,7 +214,7 @@ class _KeptTokens:
             b, r = self.idx // self.N, self.idx % self.N
             top_left = (b * (H + 2) + r // W) * (W + 2) + r % W   # neighbour (dy, dx) = (-1, -1) sits at border offset (0, 0)
             offs = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], device=b.device)
-            self._taps = rows.view(-1)[top_left[None] + offs[:, None]].unbind(0)   # tap 3 dy + dx; tap 4: the token
+            self._taps = rows.view(-1)[top_left[None] + offs[:, None]]   # row 3 dy + dx; row 4: the token itself
         return self._taps
 
     def gather(self, x:Tensor)->Tensor:   # (B, *grid, C) -> (K, C)
@@ -298,7 +300,55 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #d1db7290
+# %% ../nbs/08_routing.ipynb #8c898dab
+_DW_TAPS_CPP = r'''
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+// out[k, :] = bias + sum over the taps t of w[t, :] * rows[taps[t, k], :]    (rows: the K kept rows, then a zero row)
+torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, torch::Tensor bias, torch::Tensor out) {
+    const int64_t K = taps.size(1), C = rows.size(1);
+    TORCH_CHECK(rows.dtype() == torch::kFloat && w.dtype() == torch::kFloat && bias.dtype() == torch::kFloat
+                && out.dtype() == torch::kFloat && taps.dtype() == torch::kLong, "dw_taps: float32 rows, int64 taps");
+    TORCH_CHECK(rows.is_contiguous() && taps.is_contiguous() && w.is_contiguous() && bias.is_contiguous()
+                && out.is_contiguous(), "dw_taps: contiguous tensors");
+    TORCH_CHECK(rows.size(0) == K + 1 && taps.size(0) == 9 && w.size(0) == 9 && w.size(1) == C && bias.size(0) == C
+                && out.size(0) == K && out.size(1) == C, "dw_taps: rows (K+1, C), taps (9, K), w (9, C), bias (C,), out (K, C)");
+    const float* R = rows.data_ptr<float>(); const int64_t* T = taps.data_ptr<int64_t>();
+    const float* W = w.data_ptr<float>(); const float* B = bias.data_ptr<float>(); float* O = out.data_ptr<float>();
+    at::parallel_for(0, K, 16, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+            float* __restrict__ o = O + k * C;
+            for (int64_t c = 0; c < C; ++c) o[c] = B[c];
+            for (int t = 0; t < 9; ++t) {
+                const float* __restrict__ r = R + T[t * K + k] * C;
+                const float* __restrict__ wt = W + t * C;
+                for (int64_t c = 0; c < C; ++c) o[c] += wt[c] * r[c];
+            }
+        }
+    });
+    return out;
+}
+'''
+_FUSED = os.environ.get('ANNOTATED_VIT_FUSED', '1') != '0'   # use the compiled kernel where it can be built
+_kernels = {}
+
+def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be built
+    "Build the fused depthwise tap kernel once per process (PyTorch caches the build on disk); None without a compiler or ninja."
+    if 'dw' not in _kernels:
+        _kernels['dw'] = None
+        try:
+            from torch.utils.cpp_extension import is_ninja_available, load_inline
+            if is_ninja_available():
+                cap = torch.backends.cpu.get_cpu_capability()   # the build is specific to the instructions it uses
+                flags = ['-O3'] + (['-mavx2', '-mfma'] if cap.startswith('AVX') else [])
+                name = f'annotated_vit_dw_taps_{cap.lower()}'
+                _kernels['dw'] = load_inline(name, _DW_TAPS_CPP, functions=['dw_taps'], extra_cflags=flags).dw_taps
+        except Exception as e:
+            warnings.warn(f"annotated_vit: the fused depthwise kernel could not be built ({type(e).__name__}: {e}); "
+                          "the sparse mode uses PyTorch's operations instead")
+    return _kernels['dw']
+
+# %% ../nbs/08_routing.ipynb #8a8aa8be
 _TAPS_BELOW = 0.45  # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
 _SLICE = 1 << 20    # numbers per slice of the tap loop, so gathered rows are still in cache when they are added
 _CONV_CHUNK = 1 << 22  # numbers of the zero-filled map convolved at a time (whole images), so it is reused memory
@@ -309,6 +359,10 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
     same3x3 = conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.stride == conv.dilation == (1, 1)
     if t.is_meta or torch.is_grad_enabled() or not same3x3:          # differentiable (or unusual): the whole map
         return kt.gather(conv(kt.scatter(t[:K]).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    kernel = _fused_dwconv() if _FUSED and t.dtype == torch.float32 and t.device.type == 'cpu' else None
+    if kernel is not None:                  # the compiled loop: each output row gets its nine taps in cache
+        bias = conv.bias.detach() if conv.bias is not None else t.new_zeros(C)
+        return kernel(t.contiguous(), kt.taps(), _packed(conv), bias.contiguous(), _buffer('dwconv', K, C, t))
     if K >= _TAPS_BELOW * kt.B * kt.N:      # many tokens kept: convolve the zero-filled map, a few images at a time
         rows, nb = kt.rows(), max(1, _CONV_CHUNK // (H * W * C))
         bounds = torch.searchsorted(kt.idx, torch.arange(0, kt.B + nb, nb, device=t.device).clamp(max=kt.B) * kt.N).tolist()
@@ -319,7 +373,7 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
             y = F.conv2d(Z.view(b1 - b0, H, W, C).permute(0, 3, 1, 2), conv.weight, conv.bias, padding=1, groups=C)
             torch.index_select(y.permute(0, 2, 3, 1).reshape(-1, C), 0, kt.idx[k0:k1] - b0 * kt.N, out=out[k0:k1])
         return out
-    w, taps = _packed(conv).unbind(0), kt.taps()                   # 9 x (C,), 9 x (K,)
+    w, taps = _packed(conv), kt.taps()                             # (9, C), (9, K)
     step = max(1, _SLICE // C)
     tmp, out = _buffer('taps', min(step, K), C, t), _buffer('dwconv', K, C, t)
     for k0 in range(0, K, step):
