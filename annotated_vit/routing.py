@@ -300,7 +300,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #8c898dab
+# %% ../nbs/08_routing.ipynb #c2ada592
 _DW_TAPS_CPP = r'''
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -340,7 +340,7 @@ def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be b
             from torch.utils.cpp_extension import is_ninja_available, load_inline
             if is_ninja_available():
                 cap = torch.backends.cpu.get_cpu_capability()   # the build is specific to the instructions it uses
-                flags = ['-O3'] + (['-mavx2', '-mfma'] if cap.startswith('AVX') else [])
+                flags = ['-O3'] + (['-mavx2', '-mfma'] if cap in ('AVX2', 'AVX512') else [])
                 name = f'annotated_vit_dw_taps_{cap.lower()}'
                 _kernels['dw'] = load_inline(name, _DW_TAPS_CPP, functions=['dw_taps'], extra_cflags=flags).dw_taps
         except Exception as e:
