@@ -7,7 +7,8 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'free_sparse_buffers', 'RoutedBlock', 'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1',
            'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #69a6f1c1
+# %% ../nbs/08_routing.ipynb #e2514f86
+import functools
 import math
 import os
 import threading
@@ -136,7 +137,7 @@ def masked_stage(
         h = h + mlp.fc2(mlp.act(t))                       # skipped tokens' values here are never read
     return m * stage.norm(h) + (1 - m) * x
 
-# %% ../nbs/08_routing.ipynb #132f0932
+# %% ../nbs/08_routing.ipynb #c78a4cc3
 def _inverse(index:Tensor, n:int)->Tensor:   # index (K,) distinct positions < n -> (n,) row of each position, K if none
     "For a list of K distinct positions, the row holding each of n positions, or K (one zero row after the K)."
     inv = torch.full((n,), index.numel(), dtype=torch.long, device=index.device)
@@ -196,13 +197,14 @@ class _KeptTokens:
             order = torch.argsort(pos, stable=True)
             rank = torch.empty_like(pos)
             rank[order] = torch.arange(pos.numel(), device=pos.device) - (n.cumsum(0) - n)[pos[order]]
-            self._cells['groups', R] = (pos * Lp + rank, Lp)
-            self._cells['group rows', R] = _inverse(pos * Lp + rank, R * R * Lp)
+            gidx = pos * Lp + rank
+            self._cells['groups', R] = (gidx, Lp)
+            self._cells['group rows', R] = _inverse(gidx, R * R * Lp)
         return self._cells['groups', R]
 
     def cell_rows(self, R:int, grouped:bool=False)->Tensor:   # (slots,): the kept row each slot holds (K': a zero)
         "For every slot of the cell-by-cell map (or of the by-position layout), the kept row it holds, K' if empty."
-        self.groups(R) if grouped else self.cells(R)
+        (self.groups if grouped else self.cells)(R)        # fills the cache entry read below
         return self._cells['group rows' if grouped else 'rows', R]
 
     def taps(self)->Tensor:   # (9, K): the kept row each kept token's 3x3 neighbours hold (K: a zero)
@@ -300,7 +302,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #c2ada592
+# %% ../nbs/08_routing.ipynb #e5593c03
 _DW_TAPS_CPP = r'''
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -330,23 +332,21 @@ torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, t
 }
 '''
 _FUSED = os.environ.get('ANNOTATED_VIT_FUSED', '1') != '0'   # use the compiled kernel where it can be built
-_kernels = {}
 
+@functools.cache
 def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be built
     "Build the fused depthwise tap kernel once per process (PyTorch caches the build on disk); None without a compiler or ninja."
-    if 'dw' not in _kernels:
-        _kernels['dw'] = None
-        try:
-            from torch.utils.cpp_extension import is_ninja_available, load_inline
-            if is_ninja_available():
-                cap = torch.backends.cpu.get_cpu_capability()   # the build is specific to the instructions it uses
-                flags = ['-O3'] + (['-mavx2', '-mfma'] if cap in ('AVX2', 'AVX512') else [])
-                name = f'annotated_vit_dw_taps_{cap.lower()}'
-                _kernels['dw'] = load_inline(name, _DW_TAPS_CPP, functions=['dw_taps'], extra_cflags=flags).dw_taps
-        except Exception as e:
-            warnings.warn(f"annotated_vit: the fused depthwise kernel could not be built ({type(e).__name__}: {e}); "
-                          "the sparse mode uses PyTorch's operations instead")
-    return _kernels['dw']
+    try:
+        from torch.utils.cpp_extension import is_ninja_available, load_inline
+        if not is_ninja_available(): return None
+        cap = torch.backends.cpu.get_cpu_capability()   # the build is specific to the instructions it uses
+        flags = ['-O3'] + (['-mavx2', '-mfma'] if cap in ('AVX2', 'AVX512') else [])
+        return load_inline(f'annotated_vit_dw_taps_{cap.lower()}', _DW_TAPS_CPP, functions=['dw_taps'],
+                           extra_cflags=flags).dw_taps
+    except Exception as e:
+        warnings.warn(f"annotated_vit: the fused depthwise kernel could not be built ({type(e).__name__}: {e}); "
+                      "the sparse mode uses PyTorch's operations instead")
+        return None
 
 # %% ../nbs/08_routing.ipynb #8a8aa8be
 _TAPS_BELOW = 0.45  # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
