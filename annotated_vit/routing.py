@@ -7,10 +7,11 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'free_sparse_buffers', 'RoutedBlock', 'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1',
            'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #e2514f86
+# %% ../nbs/08_routing.ipynb #cd29c37f
 import functools
 import math
 import os
+import sys
 import threading
 import warnings
 import weakref
@@ -248,7 +249,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #2f040854
+# %% ../nbs/08_routing.ipynb #100c6c3a
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -261,19 +262,27 @@ def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of 
 
 _packed_weights = weakref.WeakKeyDictionary()
 
-def _packed(conv:nn.Conv2d)->Tensor:   # reduction (C', C, R, R) -> (R*R*C, C'); depthwise 3x3 (C, 1, 3, 3) -> (9, C)
-    "A conv weight laid out for the sparse mode; cached (when no gradient is needed) until the weight changes."
-    w = conv.weight
-    if conv.groups == 1:
-        make = lambda: w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])   # rows: a cell's positions, channels last
-    else:
-        make = lambda: w.reshape(w.shape[0], 9).t()                     # one row of C weights per tap
+def _panels(w:Tensor)->Tensor:   # (N, K) -> (ceil(N / 16), K, 16)
+    "A weight matrix cut into panels of 16 output columns (the last zero-padded), each panel's K rows of 16 contiguous."
+    N, K = w.shape
+    P = -(-N // 16)
+    return F.pad(w, (0, 0, 0, P * 16 - N)).view(P, 16, K).transpose(1, 2)
+
+def _packed(mod:nn.Module, panels:bool=False)->Tensor:
+    "A conv or Linear weight laid out for the sparse mode; cached (when no gradient is needed) until the weight changes."
+    w = mod.weight
+    if panels:                  # the (out, in) matrix of a Linear (a reduction conv: in = a cell's positions x channels)
+        make = lambda: _panels(w if w.dim() == 2 else w.permute(0, 2, 3, 1).reshape(w.shape[0], -1))
+    elif mod.groups == 1:       # reduction (C', C, R, R) -> (R*R*C, C'): rows are a cell's positions, channels last
+        make = lambda: w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])
+    else:                       # depthwise 3x3 (C, 1, 3, 3) -> (9, C): one row of C weights per tap
+        make = lambda: w.reshape(w.shape[0], 9).t()
     if torch.is_grad_enabled() and w.requires_grad:
         return make()
     key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
-    hit = _packed_weights.get(conv)
+    hit = _packed_weights.setdefault(mod, {}).get(panels)
     if hit is None or hit[0] != key:
-        hit = _packed_weights[conv] = (key, make().detach().contiguous())
+        hit = _packed_weights[mod][panels] = (key, make().detach().contiguous())
     return hit[1]
 
 _GROUP_BELOW = 0.75  # fill of the live cells under which the reduction runs per position instead of per cell
@@ -302,7 +311,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #e5593c03
+# %% ../nbs/08_routing.ipynb #f58d6907
 _DW_TAPS_CPP = r'''
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -333,16 +342,22 @@ torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, t
 '''
 _FUSED = os.environ.get('ANNOTATED_VIT_FUSED', '1') != '0'   # use the compiled kernel where it can be built
 
+def _build_flags()->tuple:   # -> (CPU capability, compiler flags, linker flags)
+    "Flags for our kernels: optimised, AVX2/FMA where PyTorch uses them, OpenMP where PyTorch's threads are OpenMP's."
+    cap = torch.backends.cpu.get_cpu_capability()    # the build is specific to the instructions it uses
+    flags = ['-O3'] + (['-mavx2', '-mfma'] if cap in ('AVX2', 'AVX512') else [])
+    omp = sys.platform.startswith('linux') and 'OpenMP' in torch.__config__.parallel_info()
+    return cap, flags + ['-fopenmp'] * omp, ['-fopenmp'] * omp   # without it at::parallel_for runs on one thread
+
 @functools.cache
 def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be built
     "Build the fused depthwise tap kernel once per process (PyTorch caches the build on disk); None without a compiler or ninja."
     try:
         from torch.utils.cpp_extension import is_ninja_available, load_inline
         if not is_ninja_available(): return None
-        cap = torch.backends.cpu.get_cpu_capability()   # the build is specific to the instructions it uses
-        flags = ['-O3'] + (['-mavx2', '-mfma'] if cap in ('AVX2', 'AVX512') else [])
+        cap, flags, ldflags = _build_flags()
         return load_inline(f'annotated_vit_dw_taps_{cap.lower()}', _DW_TAPS_CPP, functions=['dw_taps'],
-                           extra_cflags=flags).dw_taps
+                           extra_cflags=flags, extra_ldflags=ldflags).dw_taps
     except Exception as e:
         warnings.warn(f"annotated_vit: the fused depthwise kernel could not be built ({type(e).__name__}: {e}); "
                       "the sparse mode uses PyTorch's operations instead")
@@ -384,6 +399,113 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
             o.addcmul_(torch.index_select(t, 0, taps[tap][k0:k1], out=tm), w[tap])
     return out.add_(conv.bias) if conv.bias is not None else out
 
+# %% ../nbs/08_routing.ipynb #df1bef63
+_SMALL_MM_CPP = r"""
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+// c_r: the 16 outputs of row r in this panel, started at the bias (first K block) or at what `out` holds
+#define LOADC(r) if constexpr (MR > r) { float* o = out + r * N; \
+    if (!first) { if (ncols == 16) { c##r##0 = _mm256_loadu_ps(o); c##r##1 = _mm256_loadu_ps(o + 8); } \
+                  else { float t[16] = {0}; for (int64_t j = 0; j < ncols; ++j) t[j] = o[j]; \
+                         c##r##0 = _mm256_loadu_ps(t); c##r##1 = _mm256_loadu_ps(t + 8); } } \
+    else { c##r##0 = b0; c##r##1 = b1; } }
+#define ROW(r) if constexpr (MR > r) { __m256 a = _mm256_broadcast_ss(x + r * ldx + k); \
+    c##r##0 = _mm256_fmadd_ps(a, w0, c##r##0); c##r##1 = _mm256_fmadd_ps(a, w1, c##r##1); }
+#define STORE(r) if constexpr (MR > r) { float* o = out + r * N; \
+    if (ncols == 16) { _mm256_storeu_ps(o, c##r##0); _mm256_storeu_ps(o + 8, c##r##1); } \
+    else { float t[16]; _mm256_storeu_ps(t, c##r##0); _mm256_storeu_ps(t + 8, c##r##1); \
+           for (int64_t j = 0; j < ncols; ++j) o[j] = t[j]; } }
+// out[0:MR, 16p:16p+ncols] (+)= x[0:MR, k0:k0+kc] @ panel p's rows k0:k0+kc; `pf`: the next panel, fetched meanwhile
+template <int MR>
+static void rows_x_panel(const float* x, int64_t ldx, int64_t kc, const float* w, const float* bias, bool first,
+                         float* out, int64_t N, int64_t ncols, const float* pf) {
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0;
+    if (first && bias) { float t[16] = {0}; for (int64_t j = 0; j < ncols; ++j) t[j] = bias[j];
+                         b0 = _mm256_loadu_ps(t); b1 = _mm256_loadu_ps(t + 8); }
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    LOADC(0) LOADC(1) LOADC(2) LOADC(3) LOADC(4) LOADC(5)
+    for (int64_t k = 0; k < kc; ++k) {
+        if (pf) _mm_prefetch((const char*)(pf + k * 16), _MM_HINT_T0);
+        __m256 w0 = _mm256_loadu_ps(w + k * 16), w1 = _mm256_loadu_ps(w + k * 16 + 8);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+    }
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+}
+// out (M, N) = x (M, K) @ W.T + bias, W (N, K) given as panels (ceil(N/16), K, 16)
+at::Tensor small_mm(const at::Tensor& x, const at::Tensor& panels, const std::optional<at::Tensor>& bias, at::Tensor out) {
+    const int64_t M = x.size(0), K = x.size(1), P = panels.size(0), N = out.size(1), KC = 512;
+    TORCH_CHECK(x.dim() == 2 && panels.dim() == 3 && out.dim() == 2 && panels.size(1) == K && panels.size(2) == 16
+                && out.size(0) == M && (N + 15) / 16 == P && (!bias || (bias->dim() == 1 && bias->size(0) == N)),
+                "small_mm: x (M, K), panels (ceil(N/16), K, 16), bias (N,) or None, out (M, N)");
+    TORCH_CHECK(x.dtype() == at::kFloat && panels.dtype() == at::kFloat && out.dtype() == at::kFloat
+                && (!bias || bias->dtype() == at::kFloat), "small_mm: float32 tensors");
+    TORCH_CHECK(x.is_contiguous() && panels.is_contiguous() && out.is_contiguous() && (!bias || bias->is_contiguous()),
+                "small_mm: contiguous tensors");
+    const float* X = x.data_ptr<float>(); const float* W = panels.data_ptr<float>(); float* O = out.data_ptr<float>();
+    const float* B = bias ? bias->data_ptr<float>() : nullptr;
+    const int64_t nb = (M + 5) / 6;                      // blocks of rows, as even as they come (25 rows: 5 x 5)
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t kc = std::min(KC, K - k0);
+        at::parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {
+            for (int64_t p = p0; p < p1; ++p) {
+                const float* w = W + (p * K + k0) * 16; const float* bp = B ? B + p * 16 : nullptr;
+                const int64_t ncols = std::min<int64_t>(16, N - p * 16);
+                for (int64_t bi = 0, i = 0; bi < nb; ++bi) {
+                    const int64_t mr = (M - i + nb - bi - 1) / (nb - bi);
+                    const float* xi = X + i * K + k0; float* oi = O + i * N + p * 16;
+                    const float* pf = (bi == 0 && p + 1 < P) ? w + K * 16 : nullptr;
+                    switch (mr) {
+                        case 6: rows_x_panel<6>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                        case 5: rows_x_panel<5>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                        case 4: rows_x_panel<4>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                        case 3: rows_x_panel<3>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                        case 2: rows_x_panel<2>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                        default: rows_x_panel<1>(xi, K, kc, w, bp, k0 == 0, oi, N, ncols, pf); break;
+                    }
+                    i += mr;
+                }
+            }
+        });
+    }
+    return out;
+}
+TORCH_LIBRARY(annotated_vit, m) {
+    m.def("small_mm(Tensor x, Tensor panels, Tensor? bias, Tensor(a!) out) -> Tensor(a!)");
+}
+TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("small_mm", &small_mm); }
+"""
+
+@functools.cache
+def _fused_mm():   # -> torch.ops.annotated_vit.small_mm, or None where it cannot be built
+    "Build the small-row matrix product once per process where PyTorch uses AVX2 and a compiler and ninja exist; else None."
+    try:
+        from torch.utils.cpp_extension import is_ninja_available, load_inline
+        cap, flags, ldflags = _build_flags()
+        if cap not in ('AVX2', 'AVX512') or not is_ninja_available(): return None
+        load_inline(f'annotated_vit_small_mm_{cap.lower()}', _SMALL_MM_CPP, extra_cflags=flags,
+                    extra_ldflags=ldflags, is_python_module=False)
+        return torch.ops.annotated_vit.small_mm
+    except Exception as e:
+        warnings.warn(f"annotated_vit: the small-row matrix product could not be built ({type(e).__name__}: {e}); "
+                      "the sparse mode uses PyTorch's products instead")
+        return None
+
+# %% ../nbs/08_routing.ipynb #3d59bcac
+_SMALL_ROWS = 128   # rows up to which the sparse mode's products use the compiled small-row kernel
+
+def _linear(fc:nn.Linear, x:Tensor, out:Tensor=None)->Tensor:   # x (M, K) -> (M, N), into `out` if given
+    "`fc(x)` for the rows of the kept tokens: the compiled small-row product at inference for few rows, PyTorch's otherwise."
+    M = x.shape[0]
+    small = (_FUSED and M <= _SMALL_ROWS and not torch.is_grad_enabled() and x.dtype == torch.float32
+             and x.device.type == 'cpu')
+    mm = _fused_mm() if small else None
+    if mm is not None:
+        out = x.new_empty(M, fc.out_features) if out is None else out
+        return mm(x.contiguous(), _packed(fc, panels=True), fc.bias, out)
+    if out is None: return fc(x)
+    return torch.mm(x, fc.weight.t(), out=out) if fc.bias is None else torch.addmm(fc.bias, x, fc.weight.t(), out=out)
+
 # %% ../nbs/08_routing.ipynb #15af195c
 def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
     return t.view(t.shape[0], t.shape[1], h, -1).transpose(1, 2)
@@ -391,7 +513,7 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #11fe8403
+# %% ../nbs/08_routing.ipynb #b055e970
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -406,28 +528,27 @@ def sparse_stage(
     for blk in stage.blocks:
         attn, mlp, R, h = blk.attn, blk.mlp, blk.attn.sr_ratio, blk.attn.num_heads
         a = blk.norm1(xs)
-        q = _heads(kt.pad(attn.q(a)), h)                    # queries of kept tokens only, (B, h, L, d)
+        q = _heads(kt.pad(_linear(attn.q, a)), h)           # queries of kept tokens only, (B, h, L, d)
         if R > 1:                                           # keys from the live cells of the reduced map
             kv, bias = _reduce_kept(attn, a, kt)            # (B, Lc, C)
-            kv = attn.kv(kv)                                # (B, Lc, 2C)
+            kv = _linear(attn.kv, kv.view(-1, kv.shape[-1])).view(kv.shape[0], kv.shape[1], -1)   # (B, Lc, 2C)
         else:                                               # keys are the kept tokens themselves
-            kv = kt.pad(attn.kv(a))                         # (B, L, 2C)
+            kv = kt.pad(_linear(attn.kv, a))                # (B, L, 2C)
             bias = kt.pad_bias(x.dtype)
         k, v = _heads(kv, 2 * h).chunk(2, dim=1)
         o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
-        xs = xs + attn.proj(o)
+        xs = xs + _linear(attn.proj, o)
         a = blk.norm2(xs)
         if infer:                                           # (K, hidden) into a reused buffer, a zero row after
             t = _buffer('hidden', kt.K + 1, mlp.fc1.out_features, a)
             t[kt.K].zero_()
-            if mlp.fc1.bias is None: torch.mm(a, mlp.fc1.weight.t(), out=t[:kt.K])
-            else: torch.addmm(mlp.fc1.bias, a, mlp.fc1.weight.t(), out=t[:kt.K])
+            _linear(mlp.fc1, a, out=t[:kt.K])
         else:
             t = F.pad(mlp.fc1(a), (0, 0, 0, 1))             # (K + 1, hidden): the last row is the zero
         t = _dwconv_kept(mlp.dwconv, t, kt)                 # (K, hidden)
         gelu_ = infer and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
         t = torch.ops.aten.gelu_(t) if gelu_ else mlp.act(t)   # in place at inference
-        xs = xs + mlp.fc2(t)
+        xs = xs + _linear(mlp.fc2, t)
     return kt.scatter(stage.norm(xs), base=x)
 
 # %% ../nbs/08_routing.ipynb #2bc5d52a
@@ -436,7 +557,7 @@ def free_sparse_buffers()->int:   # the number of bytes released
     bufs = _local.__dict__.pop('bufs', {})
     return sum(b.numel() * b.element_size() for b in bufs.values())
 
-# %% ../nbs/08_routing.ipynb #f3ee070e
+# %% ../nbs/08_routing.ipynb #7fe7175f
 class RoutedBlock(nn.Module):
     "A ViT `Block` behind a row gate: kept tokens go through the block (attending to kept tokens only), the rest skip it."
     def __init__(self,
@@ -468,11 +589,12 @@ class RoutedBlock(nn.Module):
     def sparse(self, x:Tensor, keep:Tensor)->Tensor:   # sparse mode: only kept tokens are computed, (B, N, D)
         blk, kt = self.block, _KeptTokens(keep)
         xs = kt.gather(x)                                   # (K, D)
-        q, k, v = blk.attn.qkv(blk.norm1(xs)).chunk(3, dim=-1)
+        q, k, v = _linear(blk.attn.qkv, blk.norm1(xs)).chunk(3, dim=-1)
         h = blk.attn.num_heads
         o = blk.attn.attend(_heads(kt.pad(q), h), _heads(kt.pad(k), h), _heads(kt.pad(v), h), kt.pad_bias(x.dtype))
-        xs = xs + blk.attn.proj(kt.unpad(_merge(o)))
-        xs = xs + blk.mlp(blk.norm2(xs))
+        xs = xs + _linear(blk.attn.proj, kt.unpad(_merge(o)))
+        mlp = blk.mlp
+        xs = xs + _linear(mlp.fc2, mlp.act(_linear(mlp.fc1, blk.norm2(xs))))
         return kt.scatter(xs, base=x)
 
     def forward(self, x:Tensor, sparse:bool=None)->Tensor:   # (B, N, D); sparse=None: sparse when not training
