@@ -249,7 +249,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #100c6c3a
+# %% ../nbs/08_routing.ipynb #e1355c5d
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -271,8 +271,8 @@ def _panels(w:Tensor)->Tensor:   # (N, K) -> (ceil(N / 16), K, 16)
 def _packed(mod:nn.Module, panels:bool=False)->Tensor:
     "A conv or Linear weight laid out for the sparse mode; cached (when no gradient is needed) until the weight changes."
     w = mod.weight
-    if panels:                  # the (out, in) matrix of a Linear (a reduction conv: in = a cell's positions x channels)
-        make = lambda: _panels(w if w.dim() == 2 else w.permute(0, 2, 3, 1).reshape(w.shape[0], -1))
+    if panels:                  # a Linear's (out, in) matrix in panels, for the small-row product
+        make = lambda: _panels(w)
     elif mod.groups == 1:       # reduction (C', C, R, R) -> (R*R*C, C'): rows are a cell's positions, channels last
         make = lambda: w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])
     else:                       # depthwise 3x3 (C, 1, 3, 3) -> (9, C): one row of C weights per tap
