@@ -311,7 +311,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         bias = bias[:, None, None]                      # (B, 1, 1, Lc)
     return attn.norm(r).view(kt.B, Lc, C), bias
 
-# %% ../nbs/08_routing.ipynb #f58d6907
+# %% ../nbs/08_routing.ipynb #2d358e5a
 _DW_TAPS_CPP = r'''
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -349,19 +349,23 @@ def _build_flags()->tuple:   # -> (CPU capability, compiler flags, linker flags)
     omp = sys.platform.startswith('linux') and 'OpenMP' in torch.__config__.parallel_info()
     return cap, flags + ['-fopenmp'] * omp, ['-fopenmp'] * omp   # without it at::parallel_for runs on one thread
 
-@functools.cache
-def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be built
-    "Build the fused depthwise tap kernel once per process (PyTorch caches the build on disk); None without a compiler or ninja."
+def _load_kernel(what:str, name:str, source:str, **kw):   # -> what `load_inline` returns, or None
+    "Compile `source` (PyTorch caches the build on disk, per CPU capability); None without ninja, or with one warning if it fails."
     try:
         from torch.utils.cpp_extension import is_ninja_available, load_inline
         if not is_ninja_available(): return None
         cap, flags, ldflags = _build_flags()
-        return load_inline(f'annotated_vit_dw_taps_{cap.lower()}', _DW_TAPS_CPP, functions=['dw_taps'],
-                           extra_cflags=flags, extra_ldflags=ldflags).dw_taps
+        return load_inline(f'{name}_{cap.lower()}', source, extra_cflags=flags, extra_ldflags=ldflags, **kw)
     except Exception as e:
-        warnings.warn(f"annotated_vit: the fused depthwise kernel could not be built ({type(e).__name__}: {e}); "
+        warnings.warn(f"annotated_vit: the {what} could not be built ({type(e).__name__}: {e}); "
                       "the sparse mode uses PyTorch's operations instead")
         return None
+
+@functools.cache
+def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be built
+    "The fused depthwise tap kernel, built once per process; None without a compiler or ninja."
+    ext = _load_kernel('fused depthwise kernel', 'annotated_vit_dw_taps', _DW_TAPS_CPP, functions=['dw_taps'])
+    return None if ext is None else ext.dw_taps
 
 # %% ../nbs/08_routing.ipynb #8a8aa8be
 _TAPS_BELOW = 0.45  # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
@@ -399,7 +403,7 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
             o.addcmul_(torch.index_select(t, 0, taps[tap][k0:k1], out=tm), w[tap])
     return out.add_(conv.bias) if conv.bias is not None else out
 
-# %% ../nbs/08_routing.ipynb #df1bef63
+# %% ../nbs/08_routing.ipynb #42fc067a
 _SMALL_MM_CPP = r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -478,18 +482,10 @@ TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("small_mm", &small_mm); }
 
 @functools.cache
 def _fused_mm():   # -> torch.ops.annotated_vit.small_mm, or None where it cannot be built
-    "Build the small-row matrix product once per process where PyTorch uses AVX2 and a compiler and ninja exist; else None."
-    try:
-        from torch.utils.cpp_extension import is_ninja_available, load_inline
-        cap, flags, ldflags = _build_flags()
-        if cap not in ('AVX2', 'AVX512') or not is_ninja_available(): return None
-        load_inline(f'annotated_vit_small_mm_{cap.lower()}', _SMALL_MM_CPP, extra_cflags=flags,
-                    extra_ldflags=ldflags, is_python_module=False)
-        return torch.ops.annotated_vit.small_mm
-    except Exception as e:
-        warnings.warn(f"annotated_vit: the small-row matrix product could not be built ({type(e).__name__}: {e}); "
-                      "the sparse mode uses PyTorch's products instead")
-        return None
+    "The small-row matrix product, built once per process where PyTorch uses AVX2 and a compiler and ninja exist; else None."
+    if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None
+    built = _load_kernel('small-row matrix product', 'annotated_vit_small_mm', _SMALL_MM_CPP, is_python_module=False)
+    return None if built is None else torch.ops.annotated_vit.small_mm
 
 # %% ../nbs/08_routing.ipynb #3d59bcac
 _SMALL_ROWS = 128   # rows up to which the sparse mode's products use the compiled small-row kernel
