@@ -7,7 +7,7 @@ __all__ = ['fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates'
            'free_sparse_buffers', 'RoutedBlock', 'budget_loss', 'budget_weight', 'DiT', 'record_routing', 'dit_b1',
            'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing']
 
-# %% ../nbs/08_routing.ipynb #cd29c37f
+# %% ../nbs/08_routing.ipynb #77b3ae50
 import functools
 import math
 import os
@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils._python_dispatch import _disable_current_modes
+from torch.utils._python_dispatch import _disable_current_modes, _get_current_dispatch_mode
+from torch.utils.flop_counter import flop_registry, register_flop_formula
 
 from .vit import Block
 from .pyramid import (OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2, SRAttention,
@@ -249,7 +250,7 @@ class _KeptTokens:
         bias = torch.zeros(self.B * self.L, dtype=dtype, device=valid.device).masked_fill(~valid, torch.finfo(dtype).min)
         return bias.view(self.B, 1, 1, self.L)
 
-# %% ../nbs/08_routing.ipynb #e1355c5d
+# %% ../nbs/08_routing.ipynb #8e885fac
 _local = threading.local()
 
 def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of a buffer kept between calls
@@ -262,17 +263,21 @@ def _buffer(name:str, n:int, C:int, like:Tensor)->Tensor:   # -> (n, C) view of 
 
 _packed_weights = weakref.WeakKeyDictionary()
 
-def _panels(w:Tensor)->Tensor:   # (N, K) -> (ceil(N / 16), K, 16)
+def _panels(w:Tensor)->Tensor:   # (..., N, K) -> (..., ceil(N / 16), K, 16)
     "A weight matrix cut into panels of 16 output columns (the last zero-padded), each panel's K rows of 16 contiguous."
-    N, K = w.shape
+    N, K = w.shape[-2:]
     P = -(-N // 16)
-    return F.pad(w, (0, 0, 0, P * 16 - N)).view(P, 16, K).transpose(1, 2)
+    return F.pad(w, (0, 0, 0, P * 16 - N)).unflatten(-2, (P, 16)).transpose(-1, -2)
 
-def _packed(mod:nn.Module, panels:bool=False)->Tensor:
+def _packed(mod:nn.Module, layout:str=None)->Tensor:
     "A conv or Linear weight laid out for the sparse mode; cached (when no gradient is needed) until the weight changes."
     w = mod.weight
-    if panels:                  # a Linear's (out, in) matrix in panels, for the small-row product
+    if layout == 'panels':      # a Linear's (out, in) matrix in panels, for the small-row product
         make = lambda: _panels(w)
+    elif layout == 'position panels':   # reduction (C', C, R, R) -> (R*R, C'/16, C, 16): W_p as a Linear, in panels
+        make = lambda: _panels(w.permute(2, 3, 0, 1).flatten(0, 1))
+    elif layout == 'cell panels':       # reduction -> (C'/16, R*R*C, 16): all positions' W_p side by side, in panels
+        make = lambda: _panels(w.permute(0, 2, 3, 1).flatten(1))
     elif mod.groups == 1:       # reduction (C', C, R, R) -> (R*R*C, C'): rows are a cell's positions, channels last
         make = lambda: w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])
     else:                       # depthwise 3x3 (C, 1, 3, 3) -> (9, C): one row of C weights per tap
@@ -280,12 +285,22 @@ def _packed(mod:nn.Module, panels:bool=False)->Tensor:
     if torch.is_grad_enabled() and w.requires_grad:
         return make()
     key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
-    hit = _packed_weights.setdefault(mod, {}).get(panels)
+    hit = _packed_weights.setdefault(mod, {}).get(layout)
     if hit is None or hit[0] != key:
-        hit = _packed_weights[mod][panels] = (key, make().detach().contiguous())
+        hit = _packed_weights[mod][layout] = (key, make().detach().contiguous())
     return hit[1]
 
 _GROUP_BELOW = 0.75  # fill of the live cells under which the reduction runs per position instead of per cell
+
+def _use_groups(kt:_KeptTokens, R:int)->bool:
+    "Few kept tokens per live cell: the reduction runs one product per cell position rather than one over all cells."
+    sel, _, Lc, _ = kt.cells(R)
+    return (kt.K if sel is None else sel.numel()) > 0 and kt.groups(R)[1] < _GROUP_BELOW * kt.B * Lc
+
+def _cell_bias(pad:Tensor, dtype)->Tensor:   # pad (B, Lc) bool or None -> (B, 1, 1, Lc) or None
+    "Additive attention bias hiding the padding slots of the live-cell keys; None if no image is padded."
+    if pad is None: return None
+    return torch.zeros(pad.shape, dtype=dtype, device=pad.device).masked_fill(pad, torch.finfo(dtype).min)[:, None, None]
 
 def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C) -> (B, Lc, C), key bias or None
     "The strided reduction conv of the keys' map over the live cells: one matrix product, or one per cell position."
@@ -295,7 +310,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
     src = F.pad(src, (0, 0, 0, 1))                               # the kept rows, then the zero every empty slot reads
     W = _packed(attn.sr)                                         # W (R*R*C, C'): block p is W_p
     gidx, Lp = kt.groups(R)
-    grouped = src.shape[0] > 1 and Lp < _GROUP_BELOW * kt.B * Lc # few kept tokens per live cell
+    grouped = _use_groups(kt, R)                                 # few kept tokens per live cell
     rows = kt.cell_rows(R, grouped)                              # the kept row of every slot of the layout
     if torch.is_grad_enabled(): Z = src.index_select(0, rows)
     else: Z = torch.index_select(src, 0, rows, out=_buffer('cells', rows.numel(), C, a))
@@ -305,11 +320,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         r = r + attn.sr.bias if attn.sr.bias is not None else r
     else:         # r_c = b + [a_t of the cell's R*R positions] W, one product for all live cells
         r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
-    bias = None
-    if pad is not None:
-        bias = torch.zeros(pad.shape, dtype=a.dtype, device=a.device).masked_fill(pad, torch.finfo(a.dtype).min)
-        bias = bias[:, None, None]                      # (B, 1, 1, Lc)
-    return attn.norm(r).view(kt.B, Lc, C), bias
+    return attn.norm(r).view(kt.B, Lc, C), _cell_bias(pad, a.dtype)
 
 # %% ../nbs/08_routing.ipynb #2d358e5a
 _DW_TAPS_CPP = r'''
@@ -367,16 +378,18 @@ def _fused_dwconv():   # -> the compiled `dw_taps`, or None where it cannot be b
     ext = _load_kernel('fused depthwise kernel', 'annotated_vit_dw_taps', _DW_TAPS_CPP, functions=['dw_taps'])
     return None if ext is None else ext.dw_taps
 
-# %% ../nbs/08_routing.ipynb #8a8aa8be
+# %% ../nbs/08_routing.ipynb #4db8f8ae
 _TAPS_BELOW = 0.45  # kept fraction under which the depthwise conv gathers nine taps instead of convolving the map
 _SLICE = 1 << 20    # numbers per slice of the tap loop, so gathered rows are still in cache when they are added
 _CONV_CHUNK = 1 << 22  # numbers of the zero-filled map convolved at a time (whole images), so it is reused memory
 
+def _same3x3(conv:nn.Conv2d)->bool:   # PVTv2's depthwise conv: 3x3, stride 1, padding 1
+    return conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.stride == conv.dilation == (1, 1)
+
 def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1, C), last row 0 -> (K, C)
     "A 3x3 depthwise conv evaluated only at the kept tokens, as if the skipped ones were zeros; `t` ends with a zero row."
     (H, W), K, C = kt.grid, kt.K, t.shape[1]
-    same3x3 = conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.stride == conv.dilation == (1, 1)
-    if t.is_meta or torch.is_grad_enabled() or not same3x3:          # differentiable (or unusual): the whole map
+    if t.is_meta or torch.is_grad_enabled() or not _same3x3(conv):   # differentiable (or unusual): the whole map
         return kt.gather(conv(kt.scatter(t[:K]).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
     kernel = _fused_dwconv() if _FUSED and t.dtype == torch.float32 and t.device.type == 'cpu' else None
     if kernel is not None:                  # the compiled loop: each output row gets its nine taps in cache
@@ -403,7 +416,7 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
             o.addcmul_(torch.index_select(t, 0, taps[tap][k0:k1], out=tm), w[tap])
     return out.add_(conv.bias) if conv.bias is not None else out
 
-# %% ../nbs/08_routing.ipynb #42fc067a
+# %% ../nbs/08_routing.ipynb #1fac1b37
 _SMALL_MM_CPP = r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -474,20 +487,32 @@ at::Tensor small_mm(const at::Tensor& x, const at::Tensor& panels, const std::op
     }
     return out;
 }
-TORCH_LIBRARY(annotated_vit, m) {
-    m.def("small_mm(Tensor x, Tensor panels, Tensor? bias, Tensor(a!) out) -> Tensor(a!)");
-}
-TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("small_mm", &small_mm); }
 """
+_SMALL_MM_OP = 'TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("small_mm", &small_mm); }'
+
+def _define_op(schema:str, flops=None):   # our operators' names and types, declared here; C++ implements them
+    "Declare `annotated_vit::<schema>` (once per process), with a FLOP formula so `count_macs` counts it."
+    name = schema.split('(')[0]
+    if not hasattr(torch.ops.annotated_vit, name):
+        _ops_lib.define(schema)
+    op = getattr(torch.ops.annotated_vit, name)
+    if flops is not None and op not in flop_registry:
+        register_flop_formula(op)(flops)
+    return op
+
+_ops_lib = torch.library.Library('annotated_vit', 'FRAGMENT')
+_define_op('small_mm(Tensor x, Tensor panels, Tensor? bias, Tensor(a!) out) -> Tensor(a!)',
+           lambda x, panels, bias, out, out_shape=None, **kw: 2 * x[0] * x[1] * out[1])   # shapes in, FLOPs out
 
 @functools.cache
 def _fused_mm():   # -> torch.ops.annotated_vit.small_mm, or None where it cannot be built
     "The small-row matrix product, built once per process where PyTorch uses AVX2 and a compiler and ninja exist; else None."
     if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None
-    built = _load_kernel('small-row matrix product', 'annotated_vit_small_mm', _SMALL_MM_CPP, is_python_module=False)
+    built = _load_kernel('small-row matrix product', 'annotated_vit_small_mm', _SMALL_MM_CPP + _SMALL_MM_OP,
+                         is_python_module=False)
     return None if built is None else torch.ops.annotated_vit.small_mm
 
-# %% ../nbs/08_routing.ipynb #3d59bcac
+# %% ../nbs/08_routing.ipynb #a896f5da
 _SMALL_ROWS = 128   # rows up to which the sparse mode's products use the compiled small-row kernel
 
 def _linear(fc:nn.Linear, x:Tensor, out:Tensor=None)->Tensor:   # x (M, K) -> (M, N), into `out` if given
@@ -498,7 +523,7 @@ def _linear(fc:nn.Linear, x:Tensor, out:Tensor=None)->Tensor:   # x (M, K) -> (M
     mm = _fused_mm() if small else None
     if mm is not None:
         out = x.new_empty(M, fc.out_features) if out is None else out
-        return mm(x.contiguous(), _packed(fc, panels=True), fc.bias, out)
+        return mm(x.contiguous(), _packed(fc, 'panels'), fc.bias, out)
     if out is None: return fc(x)
     return torch.mm(x, fc.weight.t(), out=out) if fc.bias is None else torch.addmm(fc.bias, x, fc.weight.t(), out=out)
 
@@ -509,7 +534,158 @@ def _heads(t:Tensor, h:int)->Tensor:   # (B, L, h*d) -> (B, h, L, d)
 def _merge(o:Tensor)->Tensor:   # (B, h, L, d) -> (B, L, h*d)
     return o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1)
 
-# %% ../nbs/08_routing.ipynb #b055e970
+# %% ../nbs/08_routing.ipynb #2b6cc4bb
+def _sparse_block(blk:nn.Module, xs:Tensor, kt:_KeptTokens)->Tensor:   # xs (K, C) kept rows -> (K, C)
+    "One PVTv2 block on the kept tokens only (queries; keys from the live cells; the conv at kept positions)."
+    infer = not torch.is_grad_enabled()
+    attn, mlp, R, h = blk.attn, blk.mlp, blk.attn.sr_ratio, blk.attn.num_heads
+    a = blk.norm1(xs)
+    q = _heads(kt.pad(_linear(attn.q, a)), h)           # queries of kept tokens only, (B, h, L, d)
+    if R > 1:                                           # keys from the live cells of the reduced map
+        kv, bias = _reduce_kept(attn, a, kt)            # (B, Lc, C)
+        kv = _linear(attn.kv, kv.view(-1, kv.shape[-1])).view(kv.shape[0], kv.shape[1], -1)   # (B, Lc, 2C)
+    else:                                               # keys are the kept tokens themselves
+        kv = kt.pad(_linear(attn.kv, a))                # (B, L, 2C)
+        bias = kt.pad_bias(xs.dtype)
+    k, v = _heads(kv, 2 * h).chunk(2, dim=1)
+    o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
+    xs = xs + _linear(attn.proj, o)
+    a = blk.norm2(xs)
+    if infer:                                           # (K, hidden) into a reused buffer, a zero row after
+        t = _buffer('hidden', kt.K + 1, mlp.fc1.out_features, a)
+        t[kt.K].zero_()
+        _linear(mlp.fc1, a, out=t[:kt.K])
+    else:
+        t = F.pad(mlp.fc1(a), (0, 0, 0, 1))             # (K + 1, hidden): the last row is the zero
+    t = _dwconv_kept(mlp.dwconv, t, kt)                 # (K, hidden)
+    gelu_ = infer and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
+    t = torch.ops.aten.gelu_(t) if gelu_ else mlp.act(t)   # in place at inference
+    xs = xs + _linear(mlp.fc2, t)
+    return xs
+
+# %% ../nbs/08_routing.ipynb #71dd3974
+_BLOCK_CPP = r"""
+// One sparse PVTv2 block at inference, the same steps as `sparse_stage`'s loop body, without Python between them.
+static at::Tensor lin(const at::Tensor& x, const std::optional<at::Tensor>& panels, const at::Tensor& w,
+                      const std::optional<at::Tensor>& b, int64_t small) {   // x (M, K) -> (M, N)
+    if (panels && x.size(0) <= small)
+        return small_mm(x.contiguous(), *panels, b, at::empty({x.size(0), w.size(0)}, x.options()));
+    return b ? at::addmm(*b, x, w.t()) : at::mm(x, w.t());
+}
+static at::Tensor heads(const at::Tensor& t, int64_t h) {              // (B, L, h*d) -> (B, h, L, d)
+    return t.view({t.size(0), t.size(1), h, -1}).transpose(1, 2);
+}
+// w: norm1 (w, b), q (panels, w, b), kv (panels, w, b), proj (panels, w, b), norm2 (w, b), fc1 (panels, w, b),
+//    dwconv (taps w (9, H), b), fc2 (panels, w, b), and for R > 1: reduction (W (R*R*C, C), b), its norm (w, b),
+//    W as panels per cell position (R*R, C/16, C, 16) and for all positions at once (C/16, R*R*C, 16)
+// ix: pad_idx, pad_bias (None when no image is padded), taps (9, K), hidden (K + 1, H), dwout (K, H),
+//     and for R > 1: sel, cell rows, gidx, cell of each kept token, key bias
+// n: B, L, heads, R, Lc, Lp, grouped, the most rows for the small-row product;  eps: norm1, norm2, reduction norm
+at::Tensor sparse_block(const at::Tensor& xs, const c10::List<std::optional<at::Tensor>>& wl,
+                        const c10::List<std::optional<at::Tensor>>& il, at::IntArrayRef n, at::ArrayRef<double> eps) {
+    std::vector<std::optional<at::Tensor>> w(wl.begin(), wl.end()), ix(il.begin(), il.end());
+    TORCH_CHECK(n.size() == 8 && eps.size() == 3 && w.size() == (n[3] > 1 ? 27 : 21) && ix.size() == (n[3] > 1 ? 10 : 5),
+                "sparse_block: w, ix, n, eps as `_block_weights` and `_stage_args` make them");
+    const int64_t K = xs.size(0), C = xs.size(1), B = n[0], L = n[1], h = n[2], R = n[3], Lc = n[4], Lp = n[5], S = n[7];
+    auto pad = [&](const at::Tensor& t) {                               // (K, c) -> (B, L, c)
+        if (!ix[0]) return t.view({B, L, -1});
+        return at::zeros({B * L, t.size(1)}, t.options()).index_copy_(0, *ix[0], t).view({B, L, -1});
+    };
+    auto a = at::layer_norm(xs, {C}, w[0], w[1], eps[0]);
+    auto q = heads(pad(lin(a, w[2], *w[3], w[4], S)), h);
+    at::Tensor kv; std::optional<at::Tensor> bias;
+    if (R > 1) {
+        const auto& W = *w[21];
+        auto src = ix[5] ? a.index_select(0, *ix[5]) : a;
+        src = at::constant_pad_nd(src, {0, 0, 0, 1});                  // the zero row every empty slot reads
+        auto Z = src.index_select(0, *ix[6]);
+        at::Tensor r;
+        const int64_t RR = R * R, Cr = W.size(1);
+        if (n[6]) {                                                     // one product per cell position p
+            auto y = at::empty({RR * Lp, Cr}, a.options());
+            if (w[25] && Lp <= S)
+                for (int64_t p = 0; p < RR; ++p)
+                    small_mm(Z.narrow(0, p * Lp, Lp), (*w[25])[p], std::nullopt, y.narrow(0, p * Lp, Lp));
+            else { auto y3 = y.view({RR, Lp, Cr}); at::bmm_out(y3, Z.view({RR, Lp, C}), W.view({RR, C, Cr})); }
+            r = at::zeros({B * Lc, Cr}, a.options()).index_add_(0, *ix[8], y.index_select(0, *ix[7]));
+            if (w[22]) r.add_(*w[22]);
+        } else {                                                        // one product over all live cells
+            auto Zc = Z.view({B * Lc, RR * C});
+            if (w[26] && B * Lc <= S) r = small_mm(Zc, *w[26], w[22], at::empty({B * Lc, Cr}, a.options()));
+            else r = w[22] ? at::addmm(*w[22], Zc, W) : at::mm(Zc, W);
+        }
+        r = at::layer_norm(r, {C}, w[23], w[24], eps[2]);
+        kv = lin(r, w[5], *w[6], w[7], S).view({B, Lc, -1});
+        bias = ix[9];
+    } else {
+        kv = pad(lin(a, w[5], *w[6], w[7], S));
+        bias = ix[1];
+    }
+    auto kvh = heads(kv, 2 * h).chunk(2, 1);
+    auto o = at::scaled_dot_product_attention(q, kvh[0], kvh[1], bias);   // (B, h, L, d)
+    o = o.transpose(1, 2).reshape({B * L, C});
+    if (ix[0]) o = o.index_select(0, *ix[0]);
+    auto x1 = xs + lin(o, w[8], *w[9], w[10], S);
+    a = at::layer_norm(x1, {C}, w[11], w[12], eps[1]);
+    auto t = *ix[3];                                                    // (K + 1, H): fc1's rows, then a zero row
+    t.select(0, K).zero_();
+    auto tk = t.narrow(0, 0, K);
+    if (w[13] && K <= S) small_mm(a, *w[13], w[15], tk);
+    else if (w[15]) at::addmm_out(tk, *w[15], a, w[14]->t());
+    else at::mm_out(tk, a, w[14]->t());
+    auto d = dw_taps(t, *ix[2], *w[16], w[17] ? *w[17] : at::zeros({t.size(1)}, t.options()), *ix[4]);
+    at::gelu_(d);
+    return x1.add_(lin(d, w[18], *w[19], w[20], S));
+}
+TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("sparse_block", &sparse_block); }
+"""
+_define_op('sparse_block(Tensor xs, Tensor?[] w, Tensor?[] ix, int[] n, float[] eps) -> Tensor')
+
+@functools.cache
+def _fused_block():   # -> torch.ops.annotated_vit.sparse_block, or None where it cannot be built
+    "The compiled sparse block (with copies of both kernels), built once per process where `small_mm` can be; else None."
+    if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None
+    built = _load_kernel('compiled sparse block', 'annotated_vit_sparse_block', _DW_TAPS_CPP + _SMALL_MM_CPP + _BLOCK_CPP,
+                         is_python_module=False)
+    return None if built is None else torch.ops.annotated_vit.sparse_block
+
+def _block_weights(blk:nn.Module)->list:   # `sparse_block`'s w
+    "A block's parameters in `sparse_block`'s order: norms as they are, Linears as (panels, weight, bias), convs laid out."
+    attn, mlp = blk.attn, blk.mlp
+    lin = lambda fc: [_packed(fc, 'panels'), fc.weight, fc.bias]
+    w = ([blk.norm1.weight, blk.norm1.bias] + lin(attn.q) + lin(attn.kv) + lin(attn.proj) + [blk.norm2.weight, blk.norm2.bias]
+         + lin(mlp.fc1) + [_packed(mlp.dwconv), mlp.dwconv.bias] + lin(mlp.fc2))
+    if attn.sr_ratio > 1:
+        w += [_packed(attn.sr), attn.sr.bias, attn.norm.weight, attn.norm.bias,
+              _packed(attn.sr, 'position panels'), _packed(attn.sr, 'cell panels')]
+    return w
+
+def _stage_args(stage:PyramidStage, kt:_KeptTokens, x:Tensor)->tuple:   # -> (ix, n, eps) of `sparse_block`
+    "What every block of one stage call shares: the kept tokens' index bookkeeping, work buffers, sizes, norm epsilons."
+    blk = stage.blocks[0]
+    attn, R, H = blk.attn, blk.attn.sr_ratio, blk.mlp.fc1.out_features
+    ix = [None if kt.all_full else kt.pad_idx, kt.pad_bias(x.dtype), kt.taps(),
+          _buffer('hidden', kt.K + 1, H, x), _buffer('dwconv', kt.K, H, x)]
+    n = [kt.B, kt.L, attn.num_heads, R, 0, 0, 0, _SMALL_ROWS]
+    if R > 1:
+        sel, zidx, Lc, pad = kt.cells(R)
+        grouped = _use_groups(kt, R)
+        ix += [sel, kt.cell_rows(R, grouped), kt.groups(R)[0], zidx // (R * R), _cell_bias(pad, x.dtype)]
+        n[4:7] = [Lc, kt.groups(R)[1], int(grouped)]
+    return ix, n, [blk.norm1.eps, blk.norm2.eps, attn.norm.eps if R > 1 else 0.]
+
+def _compiled_for(stage:PyramidStage, x:Tensor):   # -> the `sparse_block` operator, or None: the readable blocks
+    "The compiled block where it takes the readable path's steps: inference, float32 on CPU, no dispatch mode watching."
+    if not (_FUSED and len(stage.blocks) and not torch.is_grad_enabled() and x.dtype == torch.float32
+            and x.device.type == 'cpu') or _get_current_dispatch_mode() is not None:
+        return None
+    b0 = stage.blocks[0]
+    fits = lambda b: (b.attn.fused and b.attn.sr_ratio == b0.attn.sr_ratio and type(b.mlp.act) is nn.GELU
+                      and b.mlp.act.approximate == 'none' and _same3x3(b.mlp.dwconv)
+                      and b.mlp.fc1.out_features == b0.mlp.fc1.out_features)
+    return _fused_block() if all(map(fits, stage.blocks)) else None
+
+# %% ../nbs/08_routing.ipynb #ff169d71
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -519,32 +695,13 @@ def sparse_stage(
     kt = _KeptTokens(keep)
     if kt.K == 0:
         return x
-    infer = not torch.is_grad_enabled()
     xs = kt.gather(x)                                       # (K, C)
-    for blk in stage.blocks:
-        attn, mlp, R, h = blk.attn, blk.mlp, blk.attn.sr_ratio, blk.attn.num_heads
-        a = blk.norm1(xs)
-        q = _heads(kt.pad(_linear(attn.q, a)), h)           # queries of kept tokens only, (B, h, L, d)
-        if R > 1:                                           # keys from the live cells of the reduced map
-            kv, bias = _reduce_kept(attn, a, kt)            # (B, Lc, C)
-            kv = _linear(attn.kv, kv.view(-1, kv.shape[-1])).view(kv.shape[0], kv.shape[1], -1)   # (B, Lc, 2C)
-        else:                                               # keys are the kept tokens themselves
-            kv = kt.pad(_linear(attn.kv, a))                # (B, L, 2C)
-            bias = kt.pad_bias(x.dtype)
-        k, v = _heads(kv, 2 * h).chunk(2, dim=1)
-        o = kt.unpad(_merge(attn.attend(q, k, v, bias)))    # (K, C)
-        xs = xs + _linear(attn.proj, o)
-        a = blk.norm2(xs)
-        if infer:                                           # (K, hidden) into a reused buffer, a zero row after
-            t = _buffer('hidden', kt.K + 1, mlp.fc1.out_features, a)
-            t[kt.K].zero_()
-            _linear(mlp.fc1, a, out=t[:kt.K])
-        else:
-            t = F.pad(mlp.fc1(a), (0, 0, 0, 1))             # (K + 1, hidden): the last row is the zero
-        t = _dwconv_kept(mlp.dwconv, t, kt)                 # (K, hidden)
-        gelu_ = infer and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
-        t = torch.ops.aten.gelu_(t) if gelu_ else mlp.act(t)   # in place at inference
-        xs = xs + _linear(mlp.fc2, t)
+    block = _compiled_for(stage, x)
+    if block is not None:                                   # one compiled call per block
+        ix, n, eps = _stage_args(stage, kt, x)
+        for blk in stage.blocks: xs = block(xs, _block_weights(blk), ix, n, eps)
+    else:
+        for blk in stage.blocks: xs = _sparse_block(blk, xs, kt)
     return kt.scatter(stage.norm(xs), base=x)
 
 # %% ../nbs/08_routing.ipynb #2bc5d52a
