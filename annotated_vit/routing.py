@@ -322,21 +322,42 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
     return attn.norm(r).view(kt.B, Lc, C), _cell_bias(pad, a.dtype)
 
-# %% ../nbs/08_routing.ipynb #2d358e5a
+# %% ../nbs/08_routing.ipynb #c4fcb59e
 _DW_TAPS_CPP = r'''
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
-// out[k, :] = bias + sum over the taps t of w[t, :] * rows[taps[t, k], :]    (rows: the K kept rows, then a zero row)
-torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, torch::Tensor bias, torch::Tensor out) {
-    const int64_t K = taps.size(1), C = rows.size(1);
-    TORCH_CHECK(rows.dtype() == torch::kFloat && w.dtype() == torch::kFloat && bias.dtype() == torch::kFloat
-                && out.dtype() == torch::kFloat && taps.dtype() == torch::kLong, "dw_taps: float32 rows, int64 taps");
-    TORCH_CHECK(rows.is_contiguous() && taps.is_contiguous() && w.is_contiguous() && bias.is_contiguous()
-                && out.is_contiguous(), "dw_taps: contiguous tensors");
-    TORCH_CHECK(rows.size(0) == K + 1 && taps.size(0) == 9 && w.size(0) == 9 && w.size(1) == C && bias.size(0) == C
-                && out.size(0) == K && out.size(1) == C, "dw_taps: rows (K+1, C), taps (9, K), w (9, C), bias (C,), out (K, C)");
-    const float* R = rows.data_ptr<float>(); const int64_t* T = taps.data_ptr<int64_t>();
-    const float* W = w.data_ptr<float>(); const float* B = bias.data_ptr<float>(); float* O = out.data_ptr<float>();
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+// o <- GELU(o) = o Phi(o), with 1 - erf(z) = (1 + a1 z + ... + a6 z^6)^-16 for z >= 0 (Abramowitz & Stegun 7.1.28,
+// error under 3e-7): Phi(-|x|) = q = 0.5 / P(|x| / sqrt 2)^16, Phi(|x|) = 1 - q
+static void gelu_row(float* o, int64_t C) {
+    const float a[6] = {0.0705230784f, 0.0422820123f, 0.0092705272f, 0.0001520143f, 0.0002765672f, 0.0000430638f};
+    int64_t c = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const __m256 one = _mm256_set1_ps(1.f), half = _mm256_set1_ps(0.5f), rs2 = _mm256_set1_ps(0.70710678f);
+    const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (; c + 8 <= C; c += 8) {
+        __m256 x = _mm256_loadu_ps(o + c), z = _mm256_mul_ps(_mm256_and_ps(x, mag), rs2);
+        __m256 p = _mm256_set1_ps(a[5]);
+        for (int i = 4; i >= 0; --i) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(a[i]));
+        p = _mm256_fmadd_ps(p, z, one);
+        p = _mm256_mul_ps(p, p); p = _mm256_mul_ps(p, p); p = _mm256_mul_ps(p, p); p = _mm256_mul_ps(p, p);
+        __m256 q = _mm256_div_ps(half, p);
+        _mm256_storeu_ps(o + c, _mm256_mul_ps(x, _mm256_blendv_ps(_mm256_sub_ps(one, q), q, x)));   // x < 0: q
+    }
+#endif
+    for (; c < C; ++c) {
+        float z = std::fabs(o[c]) * 0.70710678f, p = a[5];
+        for (int i = 4; i >= 0; --i) p = p * z + a[i];
+        p = p * z + 1.f; p *= p; p *= p; p *= p; p *= p;
+        const float q = 0.5f / p;
+        o[c] *= o[c] < 0 ? q : 1.f - q;
+    }
+}
+// out[k, :] = bias + sum over the taps t of w[t, :] * rows[taps[t, k], :], then GELU if asked
+static void dw_taps_rows(const float* R, const int64_t* T, const float* W, const float* B, float* O, int64_t K,
+                         int64_t C, bool gelu) {
     at::parallel_for(0, K, 16, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k) {
             float* __restrict__ o = O + k * C;
@@ -346,8 +367,21 @@ torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, t
                 const float* __restrict__ wt = W + t * C;
                 for (int64_t c = 0; c < C; ++c) o[c] += wt[c] * r[c];
             }
+            if (gelu) gelu_row(o, C);                    // while the row is still in cache
         }
     });
+}
+// (rows: the K kept rows, then a zero row)
+torch::Tensor dw_taps(torch::Tensor rows, torch::Tensor taps, torch::Tensor w, torch::Tensor bias, torch::Tensor out) {
+    const int64_t K = taps.size(1), C = rows.size(1);
+    TORCH_CHECK(rows.dtype() == torch::kFloat && w.dtype() == torch::kFloat && bias.dtype() == torch::kFloat
+                && out.dtype() == torch::kFloat && taps.dtype() == torch::kLong, "dw_taps: float32 rows, int64 taps");
+    TORCH_CHECK(rows.is_contiguous() && taps.is_contiguous() && w.is_contiguous() && bias.is_contiguous()
+                && out.is_contiguous(), "dw_taps: contiguous tensors");
+    TORCH_CHECK(rows.size(0) == K + 1 && taps.size(0) == 9 && w.size(0) == 9 && w.size(1) == C && bias.size(0) == C
+                && out.size(0) == K && out.size(1) == C, "dw_taps: rows (K+1, C), taps (9, K), w (9, C), bias (C,), out (K, C)");
+    dw_taps_rows(rows.data_ptr<float>(), taps.data_ptr<int64_t>(), w.data_ptr<float>(), bias.data_ptr<float>(),
+                 out.data_ptr<float>(), K, C, false);
     return out;
 }
 '''
@@ -416,7 +450,7 @@ def _dwconv_kept(conv:nn.Conv2d, t:Tensor, kt:_KeptTokens)->Tensor:   # t (K + 1
             o.addcmul_(torch.index_select(t, 0, taps[tap][k0:k1], out=tm), w[tap])
     return out.add_(conv.bias) if conv.bias is not None else out
 
-# %% ../nbs/08_routing.ipynb #1fac1b37
+# %% ../nbs/08_routing.ipynb #13bae3b3
 _SMALL_MM_CPP = r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -449,18 +483,9 @@ static void rows_x_panel(const float* x, int64_t ldx, int64_t kc, const float* w
     }
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
 }
-// out (M, N) = x (M, K) @ W.T + bias, W (N, K) given as panels (ceil(N/16), K, 16)
-at::Tensor small_mm(const at::Tensor& x, const at::Tensor& panels, const std::optional<at::Tensor>& bias, at::Tensor out) {
-    const int64_t M = x.size(0), K = x.size(1), P = panels.size(0), N = out.size(1), KC = 512;
-    TORCH_CHECK(x.dim() == 2 && panels.dim() == 3 && out.dim() == 2 && panels.size(1) == K && panels.size(2) == 16
-                && out.size(0) == M && (N + 15) / 16 == P && (!bias || (bias->dim() == 1 && bias->size(0) == N)),
-                "small_mm: x (M, K), panels (ceil(N/16), K, 16), bias (N,) or None, out (M, N)");
-    TORCH_CHECK(x.dtype() == at::kFloat && panels.dtype() == at::kFloat && out.dtype() == at::kFloat
-                && (!bias || bias->dtype() == at::kFloat), "small_mm: float32 tensors");
-    TORCH_CHECK(x.is_contiguous() && panels.is_contiguous() && out.is_contiguous() && (!bias || bias->is_contiguous()),
-                "small_mm: contiguous tensors");
-    const float* X = x.data_ptr<float>(); const float* W = panels.data_ptr<float>(); float* O = out.data_ptr<float>();
-    const float* B = bias ? bias->data_ptr<float>() : nullptr;
+// O (M, N) = X (M, K) @ W.T + B, W (N, K) given as P = ceil(N/16) panels (K, 16); B may be null
+static void small_mm_rows(const float* X, const float* W, const float* B, float* O, int64_t M, int64_t K, int64_t N) {
+    const int64_t P = (N + 15) / 16, KC = 512;
     const int64_t nb = (M + 5) / 6;                      // blocks of rows, as even as they come (25 rows: 5 x 5)
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         const int64_t kc = std::min(KC, K - k0);
@@ -485,6 +510,19 @@ at::Tensor small_mm(const at::Tensor& x, const at::Tensor& panels, const std::op
             }
         });
     }
+}
+// out (M, N) = x (M, K) @ W.T + bias, W (N, K) given as panels (ceil(N/16), K, 16)
+at::Tensor small_mm(const at::Tensor& x, const at::Tensor& panels, const std::optional<at::Tensor>& bias, at::Tensor out) {
+    const int64_t M = x.size(0), K = x.size(1), P = panels.size(0), N = out.size(1);
+    TORCH_CHECK(x.dim() == 2 && panels.dim() == 3 && out.dim() == 2 && panels.size(1) == K && panels.size(2) == 16
+                && out.size(0) == M && (N + 15) / 16 == P && (!bias || (bias->dim() == 1 && bias->size(0) == N)),
+                "small_mm: x (M, K), panels (ceil(N/16), K, 16), bias (N,) or None, out (M, N)");
+    TORCH_CHECK(x.dtype() == at::kFloat && panels.dtype() == at::kFloat && out.dtype() == at::kFloat
+                && (!bias || bias->dtype() == at::kFloat), "small_mm: float32 tensors");
+    TORCH_CHECK(x.is_contiguous() && panels.is_contiguous() && out.is_contiguous() && (!bias || bias->is_contiguous()),
+                "small_mm: contiguous tensors");
+    small_mm_rows(x.data_ptr<float>(), panels.data_ptr<float>(), bias ? bias->data_ptr<float>() : nullptr,
+                  out.data_ptr<float>(), M, K, N);
     return out;
 }
 """
@@ -563,7 +601,7 @@ def _sparse_block(blk:nn.Module, xs:Tensor, kt:_KeptTokens)->Tensor:   # xs (K, 
     xs = xs + _linear(mlp.fc2, t)
     return xs
 
-# %% ../nbs/08_routing.ipynb #71dd3974
+# %% ../nbs/08_routing.ipynb #05f919c7
 _BLOCK_CPP = r"""
 // One sparse PVTv2 block at inference, the same steps as `sparse_stage`'s loop body, without Python between them.
 static at::Tensor lin(const at::Tensor& x, const std::optional<at::Tensor>& panels, const at::Tensor& w,
@@ -603,9 +641,10 @@ at::Tensor sparse_block(const at::Tensor& xs, const c10::List<std::optional<at::
         const int64_t RR = R * R, Cr = W.size(1);
         if (n[6]) {                                                     // one product per cell position p
             auto y = at::empty({RR * Lp, Cr}, a.options());
-            if (w[25] && Lp <= S)
+            if (w[25] && Lp <= S)                                       // panels of W_p: (C/16, C, 16) each
                 for (int64_t p = 0; p < RR; ++p)
-                    small_mm(Z.narrow(0, p * Lp, Lp), (*w[25])[p], std::nullopt, y.narrow(0, p * Lp, Lp));
+                    small_mm_rows(Z.data_ptr<float>() + p * Lp * C, w[25]->data_ptr<float>() + p * w[25]->stride(0),
+                                  nullptr, y.data_ptr<float>() + p * Lp * Cr, Lp, C, Cr);
             else { auto y3 = y.view({RR, Lp, Cr}); at::bmm_out(y3, Z.view({RR, Lp, C}), W.view({RR, C, Cr})); }
             r = at::zeros({B * Lc, Cr}, a.options()).index_add_(0, *ix[8], y.index_select(0, *ix[7]));
             if (w[22]) r.add_(*w[22]);
@@ -633,8 +672,9 @@ at::Tensor sparse_block(const at::Tensor& xs, const c10::List<std::optional<at::
     if (w[13] && K <= S) small_mm(a, *w[13], w[15], tk);
     else if (w[15]) at::addmm_out(tk, *w[15], a, w[14]->t());
     else at::mm_out(tk, a, w[14]->t());
-    auto d = dw_taps(t, *ix[2], *w[16], w[17] ? *w[17] : at::zeros({t.size(1)}, t.options()), *ix[4]);
-    at::gelu_(d);
+    auto d = *ix[4], db = w[17] ? *w[17] : at::zeros({t.size(1)}, t.options());
+    dw_taps_rows(t.data_ptr<float>(), ix[2]->data_ptr<int64_t>(), w[16]->data_ptr<float>(), db.data_ptr<float>(),
+                 d.data_ptr<float>(), K, t.size(1), true);                // the depthwise conv, then GELU
     return x1.add_(lin(d, w[18], *w[19], w[20], S));
 }
 TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("sparse_block", &sparse_block); }
