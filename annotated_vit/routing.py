@@ -550,8 +550,8 @@ def _fused_mm():   # -> torch.ops.annotated_vit.small_mm, or None where it canno
                          is_python_module=False)
     return None if built is None else torch.ops.annotated_vit.small_mm
 
-# %% ../nbs/08_routing.ipynb #a896f5da
-_SMALL_ROWS = 128   # rows up to which the sparse mode's products use the compiled small-row kernel
+# %% ../nbs/08_routing.ipynb #aeccce5e
+_SMALL_ROWS = 384   # rows up to which the sparse mode's products use the compiled small-row kernel (timed below)
 
 def _linear(fc:nn.Linear, x:Tensor, out:Tensor=None)->Tensor:   # x (M, K) -> (M, N), into `out` if given
     "`fc(x)` for the rows of the kept tokens: the compiled small-row product at inference for few rows, PyTorch's otherwise."
