@@ -601,7 +601,7 @@ def _sparse_block(blk:nn.Module, xs:Tensor, kt:_KeptTokens)->Tensor:   # xs (K, 
     xs = xs + _linear(mlp.fc2, t)
     return xs
 
-# %% ../nbs/08_routing.ipynb #05f919c7
+# %% ../nbs/08_routing.ipynb #cbbb2699
 _BLOCK_CPP = r"""
 // One sparse PVTv2 block at inference, the same steps as `sparse_stage`'s loop body, without Python between them.
 static at::Tensor lin(const at::Tensor& x, const std::optional<at::Tensor>& panels, const at::Tensor& w,
@@ -623,7 +623,7 @@ at::Tensor sparse_block(const at::Tensor& xs, const c10::List<std::optional<at::
                         const c10::List<std::optional<at::Tensor>>& il, at::IntArrayRef n, at::ArrayRef<double> eps) {
     std::vector<std::optional<at::Tensor>> w(wl.begin(), wl.end()), ix(il.begin(), il.end());
     TORCH_CHECK(n.size() == 8 && eps.size() == 3 && w.size() == (n[3] > 1 ? 27 : 21) && ix.size() == (n[3] > 1 ? 10 : 5),
-                "sparse_block: w, ix, n, eps as `_block_weights` and `_stage_args` make them");
+                "sparse_block: w, ix, n, eps as `_block_weights` and `_compiled_stage` make them");
     const int64_t K = xs.size(0), C = xs.size(1), B = n[0], L = n[1], h = n[2], R = n[3], Lc = n[4], Lp = n[5], S = n[7];
     auto pad = [&](const at::Tensor& t) {                               // (K, c) -> (B, L, c)
         if (!ix[0]) return t.view({B, L, -1});
@@ -677,20 +677,105 @@ at::Tensor sparse_block(const at::Tensor& xs, const c10::List<std::optional<at::
                  d.data_ptr<float>(), K, t.size(1), true);                // the depthwise conv, then GELU
     return x1.add_(lin(d, w[18], *w[19], w[20], S));
 }
+// `_KeptTokens`'s bookkeeping for one stage call in one pass over the mask: -> idx (K,) of the kept positions,
+// `sparse_block`'s ix without its two buffers (pad_idx, pad_bias, taps, and for R > 1: sel, cell rows, gidx,
+// cell of each kept token, key bias), and (B, L, Lc, Lp, grouped)
+std::tuple<at::Tensor, std::vector<std::optional<at::Tensor>>, std::vector<int64_t>>
+kept_index(const at::Tensor& keep, int64_t R, double group_below) {
+    TORCH_CHECK(keep.dim() == 3 && keep.dtype() == at::kBool && R >= 1, "kept_index: keep (B, H, W) bool, R >= 1");
+    const auto kc = keep.contiguous();
+    const bool* kp = kc.data_ptr<bool>();
+    const int64_t B = kc.size(0), H = kc.size(1), W = kc.size(2), N = H * W;
+    const auto i64 = at::TensorOptions().dtype(at::kLong);
+    const auto f32 = at::TensorOptions().dtype(at::kFloat);
+    const float lowest = std::numeric_limits<float>::lowest();
+    auto inverse = [&](const std::vector<int64_t>& index, int64_t n) {   // `_inverse`: the row holding each of n slots
+        auto inv = at::full({n}, (int64_t)index.size(), i64); int64_t* p = inv.data_ptr<int64_t>();
+        for (size_t j = 0; j < index.size(); ++j) p[index[j]] = j;
+        return inv;
+    };
+    std::vector<int64_t> row(B * N, -1), counts(B, 0), idx;            // row: each position's kept row, or -1
+    for (int64_t i = 0; i < B * N; ++i) if (kp[i]) { row[i] = idx.size(); idx.push_back(i); counts[i / N]++; }
+    const int64_t K = idx.size(), L = *std::max_element(counts.begin(), counts.end());
+    std::vector<std::optional<at::Tensor>> ix(3);
+    if (std::any_of(counts.begin(), counts.end(), [&](int64_t c) { return c != L; })) {   // padded images
+        auto pad_idx = at::empty({K}, i64); int64_t* pp = pad_idx.data_ptr<int64_t>();
+        for (int64_t k = 0; k < K; ++k) pp[k] = idx[k] / N * L + (k == 0 || idx[k] / N != idx[k - 1] / N ? 0 : pp[k - 1] % L + 1);
+        auto bias = at::zeros({B, 1, 1, L}, f32); float* bp = bias.data_ptr<float>();
+        for (int64_t b = 0; b < B; ++b) for (int64_t l = counts[b]; l < L; ++l) bp[b * L + l] = lowest;
+        ix[0] = pad_idx; ix[1] = bias;
+    }
+    auto taps = at::empty({9, K}, i64); int64_t* tp = taps.data_ptr<int64_t>();
+    for (int64_t k = 0; k < K; ++k) {                                   // row 3 (dy + 1) + dx + 1: the kept row, or K
+        const int64_t b = idx[k] / N, y = idx[k] % N / W, x = idx[k] % W;
+        for (int64_t dy = -1, t = 0; dy <= 1; ++dy)
+            for (int64_t dx = -1; dx <= 1; ++dx, ++t) {
+                const int64_t yy = y + dy, xx = x + dx;
+                const int64_t r = (yy < 0 || yy >= H || xx < 0 || xx >= W) ? -1 : row[b * N + yy * W + xx];
+                tp[t * K + k] = r < 0 ? K : r;
+            }
+    }
+    ix[2] = taps;
+    std::vector<int64_t> n = {B, L, 0, 0, 0};
+    if (R == 1) return {at::tensor(idx, i64), ix, n};
+    const int64_t Hc = H / R, Wc = W / R, RR = R * R;                   // `cells`: live R x R cells, slot by slot
+    std::vector<int64_t> sel, cell, sub;                                // kept tokens inside the cells, their cell, position
+    for (int64_t k = 0; k < K; ++k) {
+        const int64_t b = idx[k] / N, y = idx[k] % N / W, x = idx[k] % W;
+        if (y >= Hc * R || x >= Wc * R) continue;
+        sel.push_back(k); cell.push_back((b * Hc + y / R) * Wc + x / R); sub.push_back(y % R * R + x % R);
+    }
+    const int64_t Kp = sel.size();
+    std::vector<int64_t> slot(B * Hc * Wc, -1), live(B, 0);
+    for (int64_t c : cell) slot[c] = 0;
+    for (int64_t c = 0; c < B * Hc * Wc; ++c) if (slot[c] == 0) slot[c] = live[c / (Hc * Wc)]++;
+    const int64_t Lc = std::max<int64_t>(1, *std::max_element(live.begin(), live.end()));
+    std::vector<int64_t> zidx(Kp), np(RR, 0);
+    for (int64_t j = 0; j < Kp; ++j) { zidx[j] = ((cell[j] / (Hc * Wc)) * Lc + slot[cell[j]]) * RR + sub[j]; np[sub[j]]++; }
+    const int64_t Lp = std::max<int64_t>(1, *std::max_element(np.begin(), np.end()));   // `groups`
+    const bool grouped = Kp > 0 && Lp < group_below * B * Lc;
+    std::vector<int64_t> gidx(Kp), seen(RR, 0);
+    for (int64_t j = 0; j < Kp; ++j) gidx[j] = sub[j] * Lp + seen[sub[j]]++;
+    std::optional<at::Tensor> key_bias;
+    if (std::any_of(live.begin(), live.end(), [&](int64_t c) { return c != Lc; })) {
+        key_bias = at::zeros({B, 1, 1, Lc}, f32); float* bp = key_bias->data_ptr<float>();
+        for (int64_t b = 0; b < B; ++b) for (int64_t l = live[b]; l < Lc; ++l) bp[b * Lc + l] = lowest;
+    }
+    std::vector<int64_t> zcell(Kp);
+    for (int64_t j = 0; j < Kp; ++j) zcell[j] = zidx[j] / RR;
+    ix.push_back(Kp == K ? std::nullopt : std::optional<at::Tensor>(at::tensor(sel, i64)));
+    ix.push_back(grouped ? inverse(gidx, RR * Lp) : inverse(zidx, B * Lc * RR));
+    ix.push_back(at::tensor(gidx, i64)); ix.push_back(at::tensor(zcell, i64)); ix.push_back(key_bias);
+    return {at::tensor(idx, i64), ix, {B, L, Lc, Lp, grouped}};
+}
 TORCH_LIBRARY_IMPL(annotated_vit, CPU, m) { m.impl("sparse_block", &sparse_block); }
 """
 _define_op('sparse_block(Tensor xs, Tensor?[] w, Tensor?[] ix, int[] n, float[] eps) -> Tensor')
 
 @functools.cache
-def _fused_block():   # -> torch.ops.annotated_vit.sparse_block, or None where it cannot be built
+def _fused_block():   # -> the extension (its `kept_index`; `sparse_block` is an operator), or None where it cannot be built
     "The compiled sparse block (with copies of both kernels), built once per process where `small_mm` can be; else None."
     if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None
-    built = _load_kernel('compiled sparse block', 'annotated_vit_sparse_block', _DW_TAPS_CPP + _SMALL_MM_CPP + _BLOCK_CPP,
-                         is_python_module=False)
-    return None if built is None else torch.ops.annotated_vit.sparse_block
+    return _load_kernel('compiled sparse block', 'annotated_vit_sparse_block', _DW_TAPS_CPP + _SMALL_MM_CPP + _BLOCK_CPP,
+                        functions=['kept_index'])
 
-def _block_weights(blk:nn.Module)->list:   # `sparse_block`'s w
-    "A block's parameters in `sparse_block`'s order: norms as they are, Linears as (panels, weight, bias), convs laid out."
+_block_cache = weakref.WeakKeyDictionary()
+
+def _block_weights(blk:nn.Module)->list:   # `sparse_block`'s w, or None where the compiled block does not fit
+    "A block's parameters in `sparse_block`'s order, cached until one changes; None where the block's steps differ."
+    attn, mlp = blk.attn, blk.mlp
+    mods = (blk.norm1, attn.q, attn.kv, attn.proj, blk.norm2, mlp.fc1, mlp.dwconv, mlp.fc2) + (
+        (attn.sr, attn.norm) if attn.sr_ratio > 1 else ())
+    key = (attn.fused, mlp.act, getattr(mlp.act, 'approximate', None), torch.is_inference_mode_enabled()) + tuple(
+        None if t is None else (t._version, t.data_ptr()) for m in mods for t in m._parameters.values())
+    hit = _block_cache.get(blk)
+    if hit is not None and hit[0] == key: return hit[1]
+    fits = (attn.fused and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none' and _same3x3(mlp.dwconv)
+            and all(type(m) is nn.LayerNorm for m in (blk.norm1, blk.norm2) + ((attn.norm,) if attn.sr_ratio > 1 else ())))
+    _block_cache[blk] = (key, _block_list(blk) if fits else None)
+    return _block_cache[blk][1]
+
+def _block_list(blk:nn.Module)->list:   # norms as they are, Linears as (panels, weight, bias), the convs laid out
     attn, mlp = blk.attn, blk.mlp
     lin = lambda fc: [_packed(fc, 'panels'), fc.weight, fc.bias]
     w = ([blk.norm1.weight, blk.norm1.bias] + lin(attn.q) + lin(attn.kv) + lin(attn.proj) + [blk.norm2.weight, blk.norm2.bias]
@@ -700,48 +785,48 @@ def _block_weights(blk:nn.Module)->list:   # `sparse_block`'s w
               _packed(attn.sr, 'position panels'), _packed(attn.sr, 'cell panels')]
     return w
 
-def _stage_args(stage:PyramidStage, kt:_KeptTokens, x:Tensor)->tuple:   # -> (ix, n, eps) of `sparse_block`
-    "What every block of one stage call shares: the kept tokens' index bookkeeping, work buffers, sizes, norm epsilons."
+def _compiled_stage(stage:PyramidStage, ws:list, x:Tensor, keep:Tensor)->Tensor:   # -> (B, H, W, C)
+    "`sparse_stage` through the compiled pieces: the bookkeeping by `kept_index`, then one `sparse_block` call per block."
     blk = stage.blocks[0]
     attn, R, H = blk.attn, blk.attn.sr_ratio, blk.mlp.fc1.out_features
-    ix = [None if kt.all_full else kt.pad_idx, kt.pad_bias(x.dtype), kt.taps(),
-          _buffer('hidden', kt.K + 1, H, x), _buffer('dwconv', kt.K, H, x)]
-    n = [kt.B, kt.L, attn.num_heads, R, 0, 0, 0, _SMALL_ROWS]
-    if R > 1:
-        sel, zidx, Lc, pad = kt.cells(R)
-        grouped = _use_groups(kt, R)
-        ix += [sel, kt.cell_rows(R, grouped), kt.groups(R)[0], zidx // (R * R), _cell_bias(pad, x.dtype)]
-        n[4:7] = [Lc, kt.groups(R)[1], int(grouped)]
-    return ix, n, [blk.norm1.eps, blk.norm2.eps, attn.norm.eps if R > 1 else 0.]
+    idx, ix, (B, L, Lc, Lp, grouped) = _fused_block().kept_index(keep > 0, R, _GROUP_BELOW)
+    K, C = idx.numel(), x.shape[-1]
+    if K == 0:
+        return x
+    ix[3:3] = [_buffer('hidden', K + 1, H, x), _buffer('dwconv', K, H, x)]   # work buffers shared by the blocks
+    n, eps = [B, L, attn.num_heads, R, Lc, Lp, grouped, _SMALL_ROWS], [blk.norm1.eps, blk.norm2.eps, attn.norm.eps if R > 1 else 0.]
+    flat = x.reshape(-1, C)
+    xs = flat.index_select(0, idx)                                    # (K, C)
+    for w in ws:
+        xs = torch.ops.annotated_vit.sparse_block(xs, w, ix, n, eps)
+    return flat.index_copy(0, idx, stage.norm(xs)).view(x.shape)
 
-def _compiled_for(stage:PyramidStage, x:Tensor):   # -> the `sparse_block` operator, or None: the readable blocks
-    "The compiled block where it takes the readable path's steps: inference, float32 on CPU, no dispatch mode watching."
+def _compiled_for(stage:PyramidStage, x:Tensor)->list:   # -> `sparse_block`'s w per block, or None: the readable blocks
+    "Each block's weights for `sparse_block` where it takes the readable path's steps (inference, float32, CPU, no dispatch mode)."
     if not (_FUSED and len(stage.blocks) and not torch.is_grad_enabled() and x.dtype == torch.float32
-            and x.device.type == 'cpu') or _get_current_dispatch_mode() is not None:
+            and x.device.type == 'cpu') or _get_current_dispatch_mode() is not None or _fused_block() is None:
         return None
-    b0 = stage.blocks[0]
-    fits = lambda b: (b.attn.fused and b.attn.sr_ratio == b0.attn.sr_ratio and type(b.mlp.act) is nn.GELU
-                      and b.mlp.act.approximate == 'none' and _same3x3(b.mlp.dwconv)
-                      and b.mlp.fc1.out_features == b0.mlp.fc1.out_features)
-    return _fused_block() if all(map(fits, stage.blocks)) else None
+    ws = [_block_weights(b) for b in stage.blocks]
+    if any(w is None or len(w) != len(ws[0]) or w[14].shape != ws[0][14].shape for w in ws):   # R, hidden width
+        return None
+    return ws
 
-# %% ../nbs/08_routing.ipynb #ff169d71
+# %% ../nbs/08_routing.ipynb #07cfd810
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
     keep:Tensor,          # row-gate decisions (B, H, W), 0/1
 )->Tensor:                # the same numbers as `masked_stage`, computing only the kept tokens
     "Sparse mode: every layer on the kept tokens only (queries; keys from the live cells; the conv at kept positions)."
+    ws = _compiled_for(stage, x)
+    if ws is not None:                                      # the same steps, compiled
+        return _compiled_stage(stage, ws, x, keep)
     kt = _KeptTokens(keep)
     if kt.K == 0:
         return x
     xs = kt.gather(x)                                       # (K, C)
-    block = _compiled_for(stage, x)
-    if block is not None:                                   # one compiled call per block
-        ix, n, eps = _stage_args(stage, kt, x)
-        for blk in stage.blocks: xs = block(xs, _block_weights(blk), ix, n, eps)
-    else:
-        for blk in stage.blocks: xs = _sparse_block(blk, xs, kt)
+    for blk in stage.blocks:
+        xs = _sparse_block(blk, xs, kt)
     return kt.scatter(stage.norm(xs), base=x)
 
 # %% ../nbs/08_routing.ipynb #2bc5d52a
