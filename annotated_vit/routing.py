@@ -601,9 +601,9 @@ def _sparse_block(blk:nn.Module, xs:Tensor, kt:_KeptTokens)->Tensor:   # xs (K, 
     xs = xs + _linear(mlp.fc2, t)
     return xs
 
-# %% ../nbs/08_routing.ipynb #cbbb2699
+# %% ../nbs/08_routing.ipynb #cb8b1b1a
 _BLOCK_CPP = r"""
-// One sparse PVTv2 block at inference, the same steps as `sparse_stage`'s loop body, without Python between them.
+// One sparse PVTv2 block at inference: `_sparse_block`'s steps without Python between them.
 static at::Tensor lin(const at::Tensor& x, const std::optional<at::Tensor>& panels, const at::Tensor& w,
                       const std::optional<at::Tensor>& b, int64_t small) {   // x (M, K) -> (M, N)
     if (panels && x.size(0) <= small)
