@@ -116,13 +116,19 @@ def _key_bias(keep:Tensor, sr_ratio:int, dtype)->Tensor:   # keep (B, H, W) bool
     bias = torch.zeros_like(k).masked_fill(k == 0, torch.finfo(dtype).min)   # min, not -inf: no NaN rows
     return bias.flatten(1)[:, None, None, :]                                  # b (h w) -> b 1 1 n
 
-# %% ../nbs/08_routing.ipynb #361b4906
+# %% ../nbs/08_routing.ipynb #87f3d739
+def _check_keep(x:Tensor, keep:Tensor):
+    if x.dim() != 4 or tuple(keep.shape) != tuple(x.shape[:3]):
+        raise ValueError(f"keep must hold one decision per token of x: x is (B, H, W, C) = {tuple(x.shape)}, "
+                         f"so keep must be {tuple(x.shape[:3])}, got {tuple(keep.shape)}")
+
 def masked_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
     keep:Tensor,          # row-gate decisions (B, H, W), 0/1 (may carry a straight-through gradient)
 )->Tensor:                # G * B(G * x) + (1 - G) * x, (B, H, W, C)
     "Dense masked mode: run `stage` on the whole map with skipped tokens absent, keep its output on kept tokens."
+    _check_keep(x, keep)
     m = keep[..., None]
     bias = {}
     h = x * m
@@ -811,13 +817,14 @@ def _compiled_for(stage:PyramidStage, x:Tensor)->list:   # -> `sparse_block`'s w
         return None
     return ws
 
-# %% ../nbs/08_routing.ipynb #07cfd810
+# %% ../nbs/08_routing.ipynb #1b296f7d
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
     keep:Tensor,          # row-gate decisions (B, H, W), 0/1
 )->Tensor:                # the same numbers as `masked_stage`, computing only the kept tokens
     "Sparse mode: every layer on the kept tokens only (queries; keys from the live cells; the conv at kept positions)."
+    _check_keep(x, keep)
     ws = _compiled_for(stage, x)
     if ws is not None:                                      # the same steps, compiled
         return _compiled_stage(stage, ws, x, keep)
