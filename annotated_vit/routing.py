@@ -116,11 +116,11 @@ def _key_bias(keep:Tensor, sr_ratio:int, dtype)->Tensor:   # keep (B, H, W) bool
     bias = torch.zeros_like(k).masked_fill(k == 0, torch.finfo(dtype).min)   # min, not -inf: no NaN rows
     return bias.flatten(1)[:, None, None, :]                                  # b (h w) -> b 1 1 n
 
-# %% ../nbs/08_routing.ipynb #87f3d739
-def _check_keep(x:Tensor, keep:Tensor):
-    if x.dim() != 4 or tuple(keep.shape) != tuple(x.shape[:3]):
-        raise ValueError(f"keep must hold one decision per token of x: x is (B, H, W, C) = {tuple(x.shape)}, "
-                         f"so keep must be {tuple(x.shape[:3])}, got {tuple(keep.shape)}")
+# %% ../nbs/08_routing.ipynb #265c5aa2
+def _check_keep(x:Tensor, keep:Tensor):   # x (B, *tokens, C), keep (B, *tokens)
+    if tuple(keep.shape) != tuple(x.shape[:-1]):
+        raise ValueError(f"keep must hold one decision per token of x: x is {tuple(x.shape)} (channels last), "
+                         f"so keep must be {tuple(x.shape[:-1])}, got {tuple(keep.shape)}")
 
 def masked_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
@@ -842,7 +842,7 @@ def free_sparse_buffers()->int:   # the number of bytes released
     bufs = _local.__dict__.pop('bufs', {})
     return sum(b.numel() * b.element_size() for b in bufs.values())
 
-# %% ../nbs/08_routing.ipynb #7fe7175f
+# %% ../nbs/08_routing.ipynb #ed6ccb9d
 class RoutedBlock(nn.Module):
     "A ViT `Block` behind a row gate: kept tokens go through the block (attending to kept tokens only), the rest skip it."
     def __init__(self,
@@ -864,6 +864,7 @@ class RoutedBlock(nn.Module):
         return torch.cat([keep.new_ones(keep.shape[0], p), keep[:, p:]], 1) if p else keep
 
     def masked(self, x:Tensor, keep:Tensor)->Tensor:   # dense masked mode, (B, N, D)
+        _check_keep(x, keep)
         blk, m = self.block, keep[..., None]
         bias = _key_bias(keep.detach() > 0, 1, x.dtype)     # skipped tokens are not keys
         h = x * m
@@ -872,6 +873,7 @@ class RoutedBlock(nn.Module):
         return m * h + (1 - m) * x
 
     def sparse(self, x:Tensor, keep:Tensor)->Tensor:   # sparse mode: only kept tokens are computed, (B, N, D)
+        _check_keep(x, keep)
         blk, kt = self.block, _KeptTokens(keep)
         xs = kt.gather(x)                                   # (K, D)
         q, k, v = _linear(blk.attn.qkv, blk.norm1(xs)).chunk(3, dim=-1)
