@@ -817,7 +817,7 @@ def _compiled_for(stage:PyramidStage, x:Tensor)->list:   # -> `sparse_block`'s w
         return None
     return ws
 
-# %% ../nbs/08_routing.ipynb #1b296f7d
+# %% ../nbs/08_routing.ipynb #09f23c58
 def sparse_stage(
     stage:PyramidStage,   # a PVTv2 stage without downsampling
     x:Tensor,             # node features (B, H, W, C)
@@ -828,6 +828,10 @@ def sparse_stage(
     ws = _compiled_for(stage, x)
     if ws is not None:                                      # the same steps, compiled
         return _compiled_stage(stage, ws, x, keep)
+    return _readable_stage(stage, x, keep)
+
+def _readable_stage(stage:PyramidStage, x:Tensor, keep:Tensor)->Tensor:
+    "`sparse_stage` in PyTorch's operations: gather the kept rows, `_sparse_block` for every block, scatter back."
     kt = _KeptTokens(keep)
     if kt.K == 0:
         return x
