@@ -607,7 +607,7 @@ def _sparse_block(blk:nn.Module, xs:Tensor, kt:_KeptTokens)->Tensor:   # xs (K, 
     xs = xs + _linear(mlp.fc2, t)
     return xs
 
-# %% ../nbs/08_routing.ipynb #cb8b1b1a
+# %% ../nbs/08_routing.ipynb #8b021fae
 _BLOCK_CPP = r"""
 // One sparse PVTv2 block at inference: `_sparse_block`'s steps without Python between them.
 static at::Tensor lin(const at::Tensor& x, const std::optional<at::Tensor>& panels, const at::Tensor& w,
@@ -702,6 +702,7 @@ kept_index(const at::Tensor& keep, int64_t R, double group_below) {
     };
     std::vector<int64_t> row(B * N, -1), counts(B, 0), idx;            // row: each position's kept row, or -1
     for (int64_t i = 0; i < B * N; ++i) if (kp[i]) { row[i] = idx.size(); idx.push_back(i); counts[i / N]++; }
+    if (idx.empty()) return {at::empty({0}, i64), std::vector<std::optional<at::Tensor>>(3), {B, 0, 0, 0, 0}};
     const int64_t K = idx.size(), L = *std::max_element(counts.begin(), counts.end());
     std::vector<std::optional<at::Tensor>> ix(3);
     if (std::any_of(counts.begin(), counts.end(), [&](int64_t c) { return c != L; })) {   // padded images
