@@ -5,24 +5,25 @@
 # %% auto #0
 __all__ = ['SAMPLE_IMAGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ImageLoadError', 'load_image', 'sample_image', 'show_image',
            'show_images', 'set_seed', 'Resize', 'CenterCrop', 'RandomResizedCrop', 'RandomHorizontalFlip', 'to_tensor',
-           'normalize', 'denormalize', 'Compose']
+           'normalize', 'denormalize', 'Compose', 'count_macs', 'count_params']
 
-# %% ../nbs/00_core.ipynb #364bdf84
+# %% ../nbs/00_core.ipynb #ad3e40c0
 import io, os, math, random
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 from PIL import Image, ImageOps, UnidentifiedImageError
 import matplotlib.pyplot as plt
 import annotated_vit
 
-# %% ../nbs/00_core.ipynb #5d0f8bf1
+# %% ../nbs/00_core.ipynb #6896f886
 class ImageLoadError(OSError):
     "An image could not be read: the message names the file and the reason."
 
-# %% ../nbs/00_core.ipynb #d2bedf1d
+# %% ../nbs/00_core.ipynb #aa706345
 def _src_name(src):
     "A short name for `src` to put in error messages."
     if isinstance(src, (str, os.PathLike)): return repr(str(src))
@@ -44,7 +45,7 @@ def _read_bytes(src)->bytes:
     if len(data) == 0: raise ImageLoadError(f"load_image: {name}: the file is empty (0 bytes)")
     return data
 
-# %% ../nbs/00_core.ipynb #4be423cf
+# %% ../nbs/00_core.ipynb #6d7598fc
 def _decode(data:bytes, name:str)->Image.Image:
     "Decode `data` with PIL, turning PIL's errors into `ImageLoadError`s that name the file."
     try: im = Image.open(io.BytesIO(data))
@@ -56,7 +57,7 @@ def _decode(data:bytes, name:str)->Image.Image:
         raise ImageLoadError(f"load_image: {name}: the {im.format} file is truncated or corrupt ({e})") from None
     return im
 
-# %% ../nbs/00_core.ipynb #7c123f10
+# %% ../nbs/00_core.ipynb #e8a0ca35
 def _composite_on_white(im:Image.Image)->Image.Image:
     "Flatten an image with transparency over a white background."
     rgba = im.convert('RGBA')
@@ -76,7 +77,7 @@ def _to_rgb(im:Image.Image)->Image.Image:
         return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)).convert('RGB')
     return im.convert('RGB')  # L, 1, P, CMYK, YCbCr, ...
 
-# %% ../nbs/00_core.ipynb #ad1ca982
+# %% ../nbs/00_core.ipynb #dc964638
 def load_image(
     src,      # a path (`str` or `Path`), the file's bytes, or a binary file object
     size=None,  # None keeps the size; int: shorter side; (H, W): exact size (see `Resize`)
@@ -89,7 +90,7 @@ def load_image(
     im = _to_rgb(im)
     return im if size is None else Resize(size)(im)
 
-# %% ../nbs/00_core.ipynb #962aa6d3
+# %% ../nbs/00_core.ipynb #9ec1af23
 _credit = "from scikit-image 0.26.0 (skimage/data), downscaled to <= 512 px and saved as JPEG"
 SAMPLE_IMAGES = {
     'astronaut': dict(file='astronaut.jpg', title='Astronaut Eileen Collins',
@@ -107,7 +108,7 @@ SAMPLE_IMAGES = {
                    licence='public domain (NASA)'),
 }
 
-# %% ../nbs/00_core.ipynb #4f3dca29
+# %% ../nbs/00_core.ipynb #b1dbb654
 def _images_dir()->Path:
     "The folder that holds the sample photos."
     pkg = Path(annotated_vit.__file__).parent
@@ -115,7 +116,7 @@ def _images_dir()->Path:
         if (d/SAMPLE_IMAGES['astronaut']['file']).is_file(): return d
     raise FileNotFoundError(f"sample images not found next to {pkg}: reinstall annotated_vit")
 
-# %% ../nbs/00_core.ipynb #13d221b6
+# %% ../nbs/00_core.ipynb #4e7cf32c
 def sample_image(
     name:str,   # a key of `SAMPLE_IMAGES`
     size=None,  # passed to `load_image`: None, int (shorter side) or (H, W)
@@ -125,7 +126,7 @@ def sample_image(
         raise KeyError(f"sample_image: unknown name {name!r}; the sample images are {sorted(SAMPLE_IMAGES)}")
     return load_image(_images_dir()/SAMPLE_IMAGES[name]['file'], size=size)
 
-# %% ../nbs/00_core.ipynb #fe52e31d
+# %% ../nbs/00_core.ipynb #e3a14981
 def _to_hwc(im)->np.ndarray:
     "An image (PIL, tensor or array) as a numpy array matplotlib can draw: (H, W), (H, W, 3) or (H, W, 4)."
     if isinstance(im, Image.Image): return np.asarray(_to_rgb(im) if im.mode not in ('L', 'RGBA') else im)
@@ -139,7 +140,7 @@ def _to_hwc(im)->np.ndarray:
     if a.ndim not in (2, 3): raise ValueError(f"show_image: expected (H, W), (C, H, W) or (H, W, C), got shape {a.shape}")
     return np.clip(a, 0, 1) if a.dtype.kind == 'f' else a
 
-# %% ../nbs/00_core.ipynb #5ae003a6
+# %% ../nbs/00_core.ipynb #de09b713
 def show_image(
     im,             # PIL image, (C, H, W) tensor, or (H, W, C) / (H, W) array
     ax=None,        # matplotlib Axes to draw on; a new figure if None
@@ -156,7 +157,7 @@ def show_image(
     if title is not None: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_core.ipynb #ac8ba1e1
+# %% ../nbs/00_core.ipynb #5d9fcf63
 def show_images(
     ims,            # a list of images, anything `show_image` accepts
     titles=None,    # optional list of titles, one per image
@@ -176,7 +177,7 @@ def show_images(
     if suptitle: fig.suptitle(suptitle)
     return fig
 
-# %% ../nbs/00_core.ipynb #60846274
+# %% ../nbs/00_core.ipynb #c9f830e5
 def set_seed(
     seed:int,  # any integer
 ):
@@ -185,7 +186,7 @@ def set_seed(
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds CUDA devices
 
-# %% ../nbs/00_core.ipynb #6882a372
+# %% ../nbs/00_core.ipynb #bfcb1d9f
 def _hw(im)->tuple:
     "(H, W) of a PIL image or of a (..., H, W) tensor."
     return (im.height, im.width) if isinstance(im, Image.Image) else tuple(im.shape[-2:])
@@ -206,7 +207,7 @@ def _resize(im, hw:tuple, resample=Image.BICUBIC):
     if not im.is_floating_point(): y = y.round().clamp(0, 255).to(im.dtype)  # uint8 in, uint8 out
     return y[0] if im.ndim == 3 else y
 
-# %% ../nbs/00_core.ipynb #0ae88365
+# %% ../nbs/00_core.ipynb #79120bd7
 class Resize:
     "Resize an image: the shorter side to `size` if it is an int, else to exactly `size` = (H, W)."
     def __init__(self,
@@ -225,7 +226,7 @@ class Resize:
     def __call__(self, im): return _resize(im, self.target(*_hw(im)), self.resample)
     def __repr__(self): return f"Resize(size={self.size})"
 
-# %% ../nbs/00_core.ipynb #2e88297d
+# %% ../nbs/00_core.ipynb #e6a91f00
 class CenterCrop:
     "Crop the central `size` = (H, W) box (an int means a square); smaller images are padded with zeros first."
     def __init__(self, size):  # int or (H, W)
@@ -237,7 +238,7 @@ class CenterCrop:
         return _crop(im, (H - h) // 2, (W - w) // 2, h, w)
     def __repr__(self): return f"CenterCrop(size={self.size})"
 
-# %% ../nbs/00_core.ipynb #6781356d
+# %% ../nbs/00_core.ipynb #f4f28728
 def _pad_to(im, H:int, W:int):
     "Pad `im` with zeros (black) to (H, W), keeping it centred."
     h, w = _hw(im); top, left = (H - h) // 2, (W - w) // 2
@@ -245,7 +246,7 @@ def _pad_to(im, H:int, W:int):
         out = Image.new(im.mode, (W, H)); out.paste(im, (left, top)); return out
     return F.pad(im, (left, W - w - left, top, H - h - top))
 
-# %% ../nbs/00_core.ipynb #c40b9b4d
+# %% ../nbs/00_core.ipynb #f07dd8ed
 class RandomResizedCrop:
     "Crop a random box of random area and aspect ratio and resize it to `size` (the Inception crop)."
     def __init__(self,
@@ -278,7 +279,7 @@ class RandomResizedCrop:
         return _resize(_crop(im, top, left, h, w), self.size, self.resample)
     def __repr__(self): return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
 
-# %% ../nbs/00_core.ipynb #39a3e138
+# %% ../nbs/00_core.ipynb #b65566e6
 def _draw_boxes(im, boxes, ax=None):
     "Draw (top, left, h, w) boxes over `im`; return the Axes."
     ax = show_image(im, ax=ax, figsize=(5, 4))
@@ -286,7 +287,7 @@ def _draw_boxes(im, boxes, ax=None):
         ax.add_patch(plt.Rectangle((l, t), w, h, fill=False, lw=2, color=c))
     return ax
 
-# %% ../nbs/00_core.ipynb #ae38dca8
+# %% ../nbs/00_core.ipynb #b39c13bd
 class RandomHorizontalFlip:
     "Mirror the image left-right with probability `p`."
     def __init__(self, p:float=0.5): self.p = p  # probability of a flip
@@ -295,11 +296,11 @@ class RandomHorizontalFlip:
         return im.transpose(Image.FLIP_LEFT_RIGHT) if isinstance(im, Image.Image) else im.flip(-1)
     def __repr__(self): return f"RandomHorizontalFlip(p={self.p})"
 
-# %% ../nbs/00_core.ipynb #6931fdaf
+# %% ../nbs/00_core.ipynb #7794f953
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per-channel mean of ImageNet, RGB, in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)   # per-channel standard deviation of ImageNet
 
-# %% ../nbs/00_core.ipynb #66ebe1fd
+# %% ../nbs/00_core.ipynb #80139879
 def to_tensor(
     im,  # PIL image, or an (H, W, C) / (H, W) uint8 array
 )->Tensor:  # (C, H, W) float32 in [0, 1]
@@ -310,7 +311,7 @@ def to_tensor(
     if a.dtype != np.uint8: raise ValueError(f"to_tensor: expected uint8 pixels, got {a.dtype}")
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255  # H W C -> C H W
 
-# %% ../nbs/00_core.ipynb #e4a81f81
+# %% ../nbs/00_core.ipynb #f15468b2
 def _stats(v, x:Tensor)->Tensor:
     "Per-channel statistics `v` as a (C, 1, 1) tensor on `x`'s device and dtype."
     v, C = torch.as_tensor(v, dtype=x.dtype, device=x.device), x.shape[-3]
@@ -318,7 +319,7 @@ def _stats(v, x:Tensor)->Tensor:
         raise ValueError(f"expected 1 or {C} per-channel values for a tensor with C={C}, got shape {tuple(v.shape)}")
     return v.view(-1, 1, 1)
 
-# %% ../nbs/00_core.ipynb #1dff6c09
+# %% ../nbs/00_core.ipynb #f4cab3d1
 def normalize(
     x:Tensor,             # (C, H, W) or (B, C, H, W) in [0, 1]
     mean=IMAGENET_MEAN,   # per-channel mean, C values
@@ -335,7 +336,7 @@ def denormalize(
     "Undo `normalize`: multiply by `std` and add `mean`."
     return x * _stats(std, x) + _stats(mean, x)
 
-# %% ../nbs/00_core.ipynb #75c55ba3
+# %% ../nbs/00_core.ipynb #e740b3e4
 class Compose:
     "Apply `transforms` one after the other."
     def __init__(self, transforms): self.transforms = list(transforms)  # callables, applied in order
@@ -343,3 +344,24 @@ class Compose:
         for t in self.transforms: x = t(x)
         return x
     def __repr__(self): return 'Compose(' + ', '.join(getattr(t, '__name__', repr(t)) for t in self.transforms) + ')'
+
+# %% ../nbs/00_core.ipynb #27e7b593
+def count_macs(
+    model:nn.Module,   # any model; modules with a `fused` switch run their readable path while counting
+    *args,             # its inputs (meta tensors are fine and allocate nothing)
+    **kwargs,          # keyword inputs
+)->int:                # multiply-accumulates: FlopCounterMode's FLOPs / 2
+    "Multiply-accumulates of one forward pass of `model(*args, **kwargs)`, from `torch.utils.flop_counter`."
+    mods = [m for m in model.modules() if isinstance(getattr(m, 'fused', None), bool)]
+    fused = [m.fused for m in mods]
+    try:
+        for m in mods: m.fused = False
+        with torch.no_grad(), FlopCounterMode(display=False) as counter: model(*args, **kwargs)
+    finally:
+        for m, f in zip(mods, fused): m.fused = f
+    return counter.get_total_flops() // 2
+
+# %% ../nbs/00_core.ipynb #0e9e7676
+def count_params(model:nn.Module)->int:
+    "Number of parameters of `model` (works on `meta` models, which hold no weights)."
+    return sum(p.numel() for p in model.parameters())

@@ -5,18 +5,17 @@
 # %% auto #0
 __all__ = ['pvt_v2_sizes', 'OverlapPatchEmbed', 'SRAttention', 'DWConvMlp', 'PyramidBlock', 'PyramidStage',
            'PyramidVisionTransformerV2', 'pvt_v2_b0', 'pvt_v2_b1', 'pvt_v2_b2', 'pvt_v2_b3', 'pvt_v2_b4', 'pvt_v2_b5',
-           'count_macs', 'count_params', 'from_hf_pvt_v2']
+           'from_hf_pvt_v2']
 
-# %% ../nbs/07_pyramid.ipynb #e0a049a2
+# %% ../nbs/07_pyramid.ipynb #b02b301d
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode
 
 from .attention import Attention
 
-# %% ../nbs/07_pyramid.ipynb #768fed47
+# %% ../nbs/07_pyramid.ipynb #b4a1c5ae
 class OverlapPatchEmbed(nn.Module):
     "Overlapping patch embedding: a `patch_size` conv with stride `stride` and half-kernel padding, then LayerNorm."
     def __init__(self,
@@ -40,7 +39,7 @@ class OverlapPatchEmbed(nn.Module):
         x = self.proj(x).permute(0, 2, 3, 1)   # b c h w -> b h w c
         return self.norm(x)
 
-# %% ../nbs/07_pyramid.ipynb #631eeddd
+# %% ../nbs/07_pyramid.ipynb #77a822c9
 class SRAttention(Attention):
     "Spatial-reduction attention: queries from every token, keys and values from a map reduced `sr_ratio` times."
     def __init__(self,
@@ -79,7 +78,7 @@ class SRAttention(Attention):
         o = o.transpose(1, 2).reshape(B, H, W, C)     # b h n d -> b h w (h d)
         return self.proj(o)
 
-# %% ../nbs/07_pyramid.ipynb #219f688f
+# %% ../nbs/07_pyramid.ipynb #892a4bc4
 class DWConvMlp(nn.Module):
     "PVTv2's feed-forward: `fc1`, a 3x3 depthwise conv over the token map, GELU, `fc2`."
     def __init__(self,
@@ -98,7 +97,7 @@ class DWConvMlp(nn.Module):
         x = self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)   # depthwise over the h w grid
         return self.fc2(self.act(x))
 
-# %% ../nbs/07_pyramid.ipynb #8b886238
+# %% ../nbs/07_pyramid.ipynb #220fc248
 class PyramidBlock(nn.Module):
     "A PVTv2 block: pre-norm spatial-reduction attention and depthwise-conv feed-forward, each with a residual."
     def __init__(self,
@@ -119,7 +118,7 @@ class PyramidBlock(nn.Module):
         x = x + self.mlp(self.norm2(x))
         return x
 
-# %% ../nbs/07_pyramid.ipynb #40ab611b
+# %% ../nbs/07_pyramid.ipynb #e6df560f
 class PyramidStage(nn.Module):
     "One PVTv2 stage: an optional 3x3/2 overlapping patch embedding, `depth` blocks, a LayerNorm."
     def __init__(self,
@@ -147,7 +146,7 @@ class PyramidStage(nn.Module):
             x = blk(x)
         return self.norm(x)
 
-# %% ../nbs/07_pyramid.ipynb #7135e30c
+# %% ../nbs/07_pyramid.ipynb #8362895f
 class PyramidVisionTransformerV2(nn.Module):
     "PVTv2: a 7x7/4 overlapping stem, then four stages at 1/4, 1/8, 1/16 and 1/32 of the image."
     def __init__(self,
@@ -188,7 +187,7 @@ class PyramidVisionTransformerV2(nn.Module):
     def forward(self, x:Tensor)->Tensor:   # x (B, 3, H, W) -> logits (B, num_classes)
         return self.forward_head(self.forward_features(x))
 
-# %% ../nbs/07_pyramid.ipynb #eeb4aba8
+# %% ../nbs/07_pyramid.ipynb #ea7887a2
 pvt_v2_sizes = dict(                      # Wang et al. 2022, Table 1 / the official pvt_v2.py
     b0=dict(embed_dims=(32, 64, 160, 256), depths=(2, 2, 2, 2)),
     b1=dict(embed_dims=(64, 128, 320, 512), depths=(2, 2, 2, 2)),
@@ -204,31 +203,10 @@ def pvt_v2_b3(**kw): "PVTv2-B3 (45.2 M)."; return PyramidVisionTransformerV2(**{
 def pvt_v2_b4(**kw): "PVTv2-B4 (62.6 M)."; return PyramidVisionTransformerV2(**{**pvt_v2_sizes['b4'], **kw})
 def pvt_v2_b5(**kw): "PVTv2-B5 (82.0 M)."; return PyramidVisionTransformerV2(**{**pvt_v2_sizes['b5'], **kw})
 
-# %% ../nbs/07_pyramid.ipynb #cea671c0
-def count_macs(
-    model:nn.Module,   # any model; `Attention` modules are switched to their readable path while counting
-    *args,             # its inputs (meta tensors are fine and allocate nothing)
-    **kwargs,          # keyword inputs
-)->int:                # multiply-accumulates: FlopCounterMode's FLOPs / 2
-    "Multiply-accumulates of one forward pass, from `torch.utils.flop_counter` (matmuls, convs, attention)."
-    mods = [m for m in model.modules() if isinstance(m, Attention)]
-    fused = [m.fused for m in mods]
-    try:
-        for m in mods:
-            m.fused = False
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(*args, **kwargs)
-    finally:
-        for m, f in zip(mods, fused):
-            m.fused = f
-    return counter.get_total_flops() // 2
+# %% ../nbs/07_pyramid.ipynb #4bac611c
+from .core import count_macs, count_params   # the course's one counter (lesson 00)
 
-# %% ../nbs/07_pyramid.ipynb #3e49a149
-def count_params(model:nn.Module)->int:   # number of parameters (works on meta models)
-    "Number of parameters of `model`."
-    return sum(p.numel() for p in model.parameters())
-
-# %% ../nbs/07_pyramid.ipynb #523df2e2
+# %% ../nbs/07_pyramid.ipynb #36423761
 def from_hf_pvt_v2(
     sd:dict,   # state dict of a transformers `PvtV2Model` or `PvtV2ForImageClassification`
 )->dict:       # the same weights under our (timm's) names
