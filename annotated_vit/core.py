@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['SAMPLE_IMAGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ImageLoadError', 'load_image', 'sample_image', 'show_image',
            'show_images', 'set_seed', 'Resize', 'CenterCrop', 'RandomResizedCrop', 'RandomHorizontalFlip', 'to_tensor',
-           'normalize', 'denormalize', 'Compose', 'count_macs', 'count_params']
+           'normalize', 'denormalize', 'Compose', 'count_macs', 'count_params', 'loaded_by']
 
-# %% ../nbs/00_core.ipynb #ad3e40c0
-import io, os, math, random
+# %% ../nbs/00_core.ipynb #8062f2b6
+import io, os, sys, math, random, subprocess
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 from PIL import Image, ImageOps, UnidentifiedImageError
-import matplotlib.pyplot as plt
 import annotated_vit
 
 # %% ../nbs/00_core.ipynb #6896f886
@@ -140,7 +139,7 @@ def _to_hwc(im)->np.ndarray:
     if a.ndim not in (2, 3): raise ValueError(f"show_image: expected (H, W), (C, H, W) or (H, W, C), got shape {a.shape}")
     return np.clip(a, 0, 1) if a.dtype.kind == 'f' else a
 
-# %% ../nbs/00_core.ipynb #de09b713
+# %% ../nbs/00_core.ipynb #d075be85
 def show_image(
     im,             # PIL image, (C, H, W) tensor, or (H, W, C) / (H, W) array
     ax=None,        # matplotlib Axes to draw on; a new figure if None
@@ -149,6 +148,7 @@ def show_image(
     **kwargs,       # passed to `ax.imshow`, e.g. `cmap`
 ):  # the matplotlib Axes
     "Show an image without axes ticks, and return the `Axes`."
+    import matplotlib.pyplot as plt   # here, not at the top: model modules import this one (see the end of the lesson)
     a = _to_hwc(im)
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     if a.ndim == 2: kwargs.setdefault('cmap', 'gray')
@@ -157,7 +157,7 @@ def show_image(
     if title is not None: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_core.ipynb #5d9fcf63
+# %% ../nbs/00_core.ipynb #bb925e35
 def show_images(
     ims,            # a list of images, anything `show_image` accepts
     titles=None,    # optional list of titles, one per image
@@ -167,6 +167,7 @@ def show_images(
     **kwargs,       # passed to `show_image`
 ):  # the matplotlib Figure
     "Show images in a grid and return the `Figure`."
+    import matplotlib.pyplot as plt
     ims = list(ims)
     ncols = ncols or min(len(ims), 6)
     nrows = math.ceil(len(ims) / ncols)
@@ -279,9 +280,10 @@ class RandomResizedCrop:
         return _resize(_crop(im, top, left, h, w), self.size, self.resample)
     def __repr__(self): return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
 
-# %% ../nbs/00_core.ipynb #b65566e6
+# %% ../nbs/00_core.ipynb #bee53435
 def _draw_boxes(im, boxes, ax=None):
     "Draw (top, left, h, w) boxes over `im`; return the Axes."
+    import matplotlib.pyplot as plt
     ax = show_image(im, ax=ax, figsize=(5, 4))
     for (t, l, h, w), c in zip(boxes, plt.cm.tab10.colors * 10):
         ax.add_patch(plt.Rectangle((l, t), w, h, fill=False, lw=2, color=c))
@@ -365,3 +367,14 @@ def count_macs(
 def count_params(model:nn.Module)->int:
     "Number of parameters of `model` (works on `meta` models, which hold no weights)."
     return sum(p.numel() for p in model.parameters())
+
+# %% ../nbs/00_core.ipynb #295fa6ab
+def loaded_by(
+    module:str,                                # a module to import, e.g. 'annotated_vit.vit'
+    watch=('matplotlib', 'ipywidgets'),        # the top-level packages to look for
+)->list:                                       # those of `watch` that the import loaded
+    "Which of the packages in `watch` a fresh Python process has loaded after `import module`."
+    code = f"import sys, {module}; print(' '.join(m for m in {tuple(watch)!r} if m in sys.modules))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    if r.returncode: raise ImportError(f"import {module} failed in a fresh process:\n{r.stderr.strip()[-500:]}")
+    return r.stdout.split()
