@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['patchify', 'unpatchify', 'plot_patch_grid', 'PatchEmbed', 'plot_pos_similarity', 'sincos_pos_embed_2d',
-           'resample_pos_embed']
+           'resample_pos_embed', 'patch_stats', 'patch_sizes', 'plot_patch_explorer', 'PatchExplorer', 'patch_explorer']
 
-# %% ../nbs/01_patches.ipynb #ef910c9e
+# %% ../nbs/01_patches.ipynb #c887889a
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-import matplotlib.pyplot as plt
 from .core import show_image
+from .explore import Explorer, image_tensor, int_slider
 
 # %% ../nbs/01_patches.ipynb #50bd5fa2
 def patchify(
@@ -79,7 +79,7 @@ def plot_patch_grid(
                 ax.text(j * P + 1, i * P + 1, str(i * (W // P) + j), color='yellow', fontsize=5, va='top')
     return ax.figure
 
-# %% ../nbs/01_patches.ipynb #d3222256
+# %% ../nbs/01_patches.ipynb #8ed1bb03
 class PatchEmbed(nn.Module):
     "Image to patch tokens: a convolution with kernel and stride P, i.e. one linear map applied to every patch."
     def __init__(self,
@@ -105,6 +105,7 @@ class PatchEmbed(nn.Module):
                              f"{self.patch_size[0]}x{self.patch_size[1]}: crop or resize it to a multiple first")
 
     def forward(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> tokens (B, N, D) or grid (B, H', W', D)
+        "Embed every patch: images (B, C, H, W) to tokens (B, N, D), or to a grid (B, H', W', D) if not `flatten`."
         if x.ndim != 4 or x.shape[1] != self.in_chans:
             raise ValueError(f"PatchEmbed expects images (B, {self.in_chans}, H, W) with {self.in_chans} channels "
                              f"(in_chans={self.in_chans}), got shape {tuple(x.shape)}")
@@ -115,7 +116,7 @@ class PatchEmbed(nn.Module):
             x = x.flatten(1, 2)            # b h w d -> b (h w) d
         return self.norm(x)
 
-# %% ../nbs/01_patches.ipynb #91a93550
+# %% ../nbs/01_patches.ipynb #c47025ec
 def plot_pos_similarity(
     pos_embed:Tensor,   # position vectors of the grid only, (H*W, D) or (1, H*W, D), row by row
     grid_size,          # (H, W) of the grid, or an int for a square one
@@ -125,6 +126,7 @@ def plot_pos_similarity(
     vmax:float=None,    # colour scale maximum; None: the largest (1, a position with itself)
 ):                      # a matplotlib figure
     "Cosine similarity of each position's vector with all others, each as a small image at its place in the grid."
+    import matplotlib.pyplot as plt   # here, not at the top: the models import this module, and need no plotting
     H, W = _pair(grid_size)
     pe = pos_embed.detach().float().reshape(H * W, -1)
     pe = F.normalize(pe, dim=-1)
@@ -193,3 +195,66 @@ def resample_pos_embed(
     grid = F.interpolate(grid.float(), size=new_size, mode='bicubic', align_corners=False, antialias=antialias)
     grid = grid.permute(0, 2, 3, 1).reshape(B, -1, D)                 # b d h w -> b (h w) d
     return torch.cat([prefix, grid.to(pos_embed.dtype)], dim=1)
+
+# %% ../nbs/01_patches.ipynb #63ecac8e
+def patch_stats(
+    img_size,         # (H, W) in pixels, or an int for a square image
+    patch_size:int,   # P
+)->dict:              # grid (H', W'), tokens N, attention scores N^2 per head and block
+    "Token count and attention cost of cutting an image into P x P patches."
+    H, W = _pair(img_size)
+    if H % patch_size or W % patch_size:
+        raise ValueError(f"image size {H}x{W} is not divisible by patch_size {patch_size}")
+    gh, gw = H // patch_size, W // patch_size
+    return dict(grid=(gh, gw), tokens=gh * gw, scores=(gh * gw) ** 2)
+
+def patch_sizes(img_size, smallest:int=2)->list:
+    "The patch sizes that divide both sides of the image."
+    H, W = _pair(img_size)
+    return [p for p in range(smallest, min(H, W) + 1) if H % p == 0 and W % p == 0]
+
+# %% ../nbs/01_patches.ipynb #40b47fe2
+def plot_patch_explorer(
+    img,                # PIL image or (C, H, W) tensor
+    patch_size:int=16,  # P, must divide both sides
+):                      # the matplotlib Figure
+    "The patch grid on the image, and tokens and attention cost against the patch size."
+    import matplotlib.pyplot as plt
+    x = image_tensor(img)
+    H, W = x.shape[1:]
+    st, sizes = patch_stats((H, W), patch_size), patch_sizes((H, W))
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(8.5, 3.8), gridspec_kw=dict(width_ratios=[1, 1.2]))
+    plot_patch_grid(x, patch_size, numbers=st['tokens'] <= 64, ax=a0)
+    a0.set_title(f"P={patch_size}: {st['grid'][0]}x{st['grid'][1]} = {st['tokens']} tokens")
+    n = [patch_stats((H, W), p)['tokens'] for p in sizes]
+    a1.loglog(sizes, n, 'o-', label='tokens N'); a1.loglog(sizes, [t * t for t in n], 's-', label='attention scores N²')
+    a1.plot([patch_size] * 2, [st['tokens'], st['scores']], 'r*', ms=12)
+    a1.set_xlabel('patch size P (pixels)'); a1.legend(); a1.grid(alpha=0.3)
+    a1.set_title(f"{st['scores']:,} scores per head and block")
+    return fig
+
+# %% ../nbs/01_patches.ipynb #2708b88c
+class PatchExplorer(Explorer):
+    "Explore `plot_patch_explorer` with a patch-size slider."
+    name = 'patch-explorer'
+    def __init__(self, img, patch_size:int=16):
+        import ipywidgets as W
+        self.x = image_tensor(img)
+        sizes = patch_sizes(self.x.shape[1:])
+        if patch_size not in sizes: raise ValueError(f"patch_size={patch_size} does not divide the image: expected one of {sizes}")
+        super().__init__(dict(patch=W.SelectionSlider(options=sizes, value=patch_size, description='patch size',
+                                                      continuous_update=False)))
+    def draw(self, patch):
+        "The grid and the costs for patch size `patch`."
+        return plot_patch_explorer(self.x, patch)
+    def describe(self, patch):
+        "Tokens and attention scores at patch size `patch`."
+        st = patch_stats(self.x.shape[1:], patch)
+        return f"P={patch}: {st['tokens']} tokens, {st['scores']:,} attention scores per head and block"
+
+def patch_explorer(
+    img,                 # PIL image or (C, H, W) tensor
+    patch_size:int=16,   # first patch size shown; must divide both sides
+)->PatchExplorer:
+    "Widget: a patch-size slider, the grid on the image, the token count and the attention cost."
+    return PatchExplorer(img, patch_size)
