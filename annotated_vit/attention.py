@@ -32,7 +32,7 @@ def attention(
         probs = probs_fn(probs)
     return probs @ v, probs
 
-# %% ../nbs/02_attention.ipynb #79b1482d
+# %% ../nbs/02_attention.ipynb #df57124b
 class Attention(nn.Module):
     "Multi-head self-attention with a fused `qkv` projection, a fast path and a hookable readable path."
     def __init__(self,
@@ -54,16 +54,19 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def split_qkv(self, x:Tensor):   # x (B, N, D) -> q, k, v each (B, h, N, d)
+        "Project the tokens to queries, keys and values with one matrix, and split them into heads."
         B, N, _ = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)   # b n (three h d) -> b n three h d
         return qkv.permute(2, 0, 3, 1, 4).unbind(0)                         # three b h n d
 
     def attend(self, q:Tensor, k:Tensor, v:Tensor, bias:Tensor=None):   # -> (B, h, N, d)
+        "Attention of every head: the fused kernel if `fused`, else the readable `attention` through `attn_probs`."
         if self.fused:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         return attention(q, k, v, bias, probs_fn=self.attn_probs)[0]
 
     def forward(self, x:Tensor, bias:Tensor=None):   # x (B, N, D) -> (B, N, D)
+        "Self-attention over the tokens `x`, with an optional additive `bias` on the logits."
         B, N, D = x.shape
         q, k, v = self.split_qkv(x)
         o = self.attend(q, k, v, bias)            # (B, h, N, d)
