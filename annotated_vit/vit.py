@@ -18,7 +18,7 @@ from torch import Tensor
 from .patches import PatchEmbed, resample_pos_embed
 from .attention import Attention
 
-# %% ../nbs/03_vit.ipynb #494d83a1
+# %% ../nbs/03_vit.ipynb #18d1709e
 class Mlp(nn.Module):
     "Two linear layers with an activation between them, applied to every token alone."
     def __init__(self,
@@ -36,9 +36,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_features, out_features, bias=bias)
 
     def forward(self, x:Tensor)->Tensor:   # (..., D) -> (..., out_features)
+        "Two linear layers with the activation between them, applied to every token."
         return self.fc2(self.act(self.fc1(x)))
 
-# %% ../nbs/03_vit.ipynb #860ff4b4
+# %% ../nbs/03_vit.ipynb #cf495d5d
 class Block(nn.Module):
     "A pre-norm transformer block: x + attention(norm(x)), then x + mlp(norm(x))."
     def __init__(self,
@@ -56,6 +57,7 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, round(dim * mlp_ratio), act_layer=act_layer)
 
     def forward(self, x:Tensor)->Tensor:   # (B, N, D) -> (B, N, D)
+        "Pre-norm residual attention, then pre-norm residual MLP (eqs. 2 and 3)."
         x = x + self.attn(self.norm1(x))
         x = x + self.mlp(self.norm2(x))
         return x
@@ -68,7 +70,7 @@ def _init_weights(m:nn.Module):
         if m.bias is not None:
             nn.init.zeros_(m.bias)
 
-# %% ../nbs/03_vit.ipynb #8b0cc4e1
+# %% ../nbs/03_vit.ipynb #a37925d3
 class VisionTransformer(nn.Module):
     "ViT (Dosovitskiy et al. 2020): patch tokens and a class token through pre-norm blocks, then a linear head."
     def __init__(self,
@@ -112,6 +114,7 @@ class VisionTransformer(nn.Module):
         return torch.cat([cls, x], dim=1) + pos
 
     def forward_features(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> tokens (B, 1+N, D)
+        "Images to normalised tokens: patch embedding, prefix tokens, positions, blocks, final norm."
         H, W = x.shape[-2:]
         x = self.patch_embed(x)                        # (B, N, D); checks channels and size
         P = self.patch_embed.patch_size
@@ -121,10 +124,12 @@ class VisionTransformer(nn.Module):
         return self.norm(x)
 
     def forward_head(self, x:Tensor, pre_logits:bool=False)->Tensor:   # (B, 1+N, D) -> (B, classes)
+        "Pool the tokens (class token or mean) and classify; `pre_logits` returns the pooled features."
         x = x[:, 0] if self.global_pool == 'token' else x[:, 1:].mean(dim=1)   # (B, D)
         return x if pre_logits else self.head(x)
 
     def forward(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> logits (B, num_classes)
+        "Images to class logits: `forward_features`, then `forward_head`."
         return self.forward_head(self.forward_features(x))
 
 # %% ../nbs/03_vit.ipynb #eb2445de
