@@ -5,13 +5,12 @@
 # %% auto #0
 __all__ = ['get_rel_pos', 'decomposed_rel_pos_terms', 'decomposed_rel_pos_bias', 'plot_rel_pos_bias']
 
-# %% ../nbs/05_relpos.ipynb #7ef691c6
+# %% ../nbs/05_relpos.ipynb #ef05c586
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-import matplotlib.pyplot as plt
 
-# %% ../nbs/05_relpos.ipynb #361fff91
+# %% ../nbs/05_relpos.ipynb #f9d0da2f
 def get_rel_pos(
     q_size:int,        # number of query positions along this axis
     k_size:int,        # number of key positions along this axis
@@ -30,7 +29,7 @@ def get_rel_pos(
     idx = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)   # (q_size, k_size), >= 0
     return rel_pos[idx.long()]
 
-# %% ../nbs/05_relpos.ipynb #4dba018a
+# %% ../nbs/05_relpos.ipynb #bcbbf559
 def _check_q(q, q_size, rel_pos_h, rel_pos_w):
     qh, qw = q_size
     if q.ndim < 2 or q.shape[-2] != qh * qw:
@@ -58,7 +57,7 @@ def decomposed_rel_pos_terms(
     rel_w = torch.einsum('...hwc,wkc->...hwk', r_q, Rw)    # (..., qh, qw, kw)
     return rel_h, rel_w
 
-# %% ../nbs/05_relpos.ipynb #d0d9fa55
+# %% ../nbs/05_relpos.ipynb #52c2102b
 def decomposed_rel_pos_bias(
     q:Tensor,           # queries, (..., Nq, d) with Nq = qh*qw: (B*h, Nq, d) or (B, h, Nq, d); unscaled
     rel_pos_h:Tensor,   # row table, (Lh, d); interpolated if Lh != 2*max(qh, kh) - 1
@@ -71,7 +70,7 @@ def decomposed_rel_pos_bias(
     bias = rel_h[..., :, None] + rel_w[..., None, :]       # (..., qh, qw, kh, kw)
     return bias.flatten(-4, -3).flatten(-2, -1)            # ... (qh qw) (kh kw)
 
-# %% ../nbs/05_relpos.ipynb #7528aa86
+# %% ../nbs/05_relpos.ipynb #95bc94a3
 def plot_rel_pos_bias(
     bias:Tensor,        # bias for one head, (Nq, Nk) as `decomposed_rel_pos_bias` returns it
     k_size:tuple,       # (kh, kw), the key grid
@@ -83,6 +82,7 @@ def plot_rel_pos_bias(
     "Show the bias one query adds to every key, laid out on the key grid, with the query marked."
     kh, kw = k_size
     qh, qw = q_size or k_size
+    import matplotlib.pyplot as plt   # here, not at the top: the models import this module
     if ax is None: _, ax = plt.subplots(figsize=(4, 4 * kh / kw))
     im = ax.imshow(bias[query].detach().float().reshape(kh, kw), cmap='RdBu_r')
     r, c = divmod(query, qw)
