@@ -20,7 +20,7 @@ from .patches import resample_pos_embed
 from .windows import window_partition, window_unpartition, shifted_window_mask
 from .pyramid import OverlapPatchEmbed
 
-# %% ../nbs/11_family.ipynb #b001124b
+# %% ../nbs/11_family.ipynb #e4f132c6
 class DistilledViT(VisionTransformer):
     "DeiT: a `VisionTransformer` with a distillation token after the class token and a second head on it."
     num_prefix_tokens = 2   # class token, distillation token
@@ -45,6 +45,7 @@ class DistilledViT(VisionTransformer):
         return torch.cat(prefix + [x], dim=1) + pos
 
     def forward_head(self, x:Tensor, pre_logits:bool=False):   # (B, 2+N, D) -> logits
+        "Both heads: (class, distillation) logits while training, their mean in eval mode."
         if pre_logits: return x[:, 0], x[:, 1]
         cls, dist = self.head(x[:, 0]), self.head_dist(x[:, 1])
         return (cls, dist) if self.training else (cls + dist) / 2   # training: both; eval: their mean
@@ -60,7 +61,7 @@ def hard_distillation_loss(
     teacher_labels = teacher_logits.argmax(dim=-1)
     return (F.cross_entropy(cls_logits, labels) + F.cross_entropy(dist_logits, teacher_labels)) / 2
 
-# %% ../nbs/11_family.ipynb #2b446e7b
+# %% ../nbs/11_family.ipynb #cfe53460
 class CascadedGroupAttention(nn.Module):
     "EfficientViT's attention: head j attends over the j-th channel slice plus the output of head j-1."
     def __init__(self,
@@ -76,6 +77,7 @@ class CascadedGroupAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def heads(self, x:Tensor)->list:   # x (B, N, D) -> h outputs, each (B, N, D/h)
+        "Run the heads in cascade, each on its channel slice plus the previous head's output."
         outs = []
         for j, (xj, qkv) in enumerate(zip(x.chunk(self.num_heads, dim=-1), self.qkvs)):
             xj = xj + outs[-1] if j else xj                      # the cascade
@@ -84,6 +86,7 @@ class CascadedGroupAttention(nn.Module):
         return outs
 
     def forward(self, x:Tensor)->Tensor:   # (B, N, D) -> (B, N, D)
+        "Concatenate the cascaded heads and project back to D."
         return self.proj(torch.cat(self.heads(x), dim=-1))
 
 # %% ../nbs/11_family.ipynb #e1562a2e
@@ -95,7 +98,7 @@ def window_offsets(
     c = torch.stack([ys.flatten(), xs.flatten()], dim=-1)   # (n, 2)
     return c[:, None] - c[None, :]
 
-# %% ../nbs/11_family.ipynb #4ae64694
+# %% ../nbs/11_family.ipynb #351bc196
 class RelPosBias(nn.Module):
     "A learned bias per head and relative offset in a ws x ws window (Swin); `symmetric`: per |offset| (LeViT)."
     def __init__(self,
@@ -111,9 +114,10 @@ class RelPosBias(nn.Module):
         self.register_buffer('index', off.abs() if symmetric else off + window_size - 1, persistent=False)
 
     def forward(self)->Tensor:   # -> additive bias (h, n, n), n = ws*ws
+        "The bias of every (query, key) pair of a window, looked up by their offset."
         return self.table[:, self.index[..., 0], self.index[..., 1]]
 
-# %% ../nbs/11_family.ipynb #1835cfdd
+# %% ../nbs/11_family.ipynb #aeb7ed5e
 class PatchMerging(nn.Module):
     "Swin's downsampling: concatenate each 2 x 2 group of tokens (4C) and project it to 2C."
     def __init__(self,
@@ -124,6 +128,7 @@ class PatchMerging(nn.Module):
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x:Tensor)->Tensor:   # (B, H, W, C) -> (B, H/2, W/2, 2C)
+        "Halve the grid: each 2 x 2 group of tokens becomes one token of width 2C."
         B, H, W, C = x.shape
         if H % 2 or W % 2:
             raise ValueError(f"PatchMerging needs an even grid to merge 2 x 2 groups, got {H}x{W}")
@@ -131,7 +136,7 @@ class PatchMerging(nn.Module):
         x = x.permute(0, 1, 3, 4, 2, 5).flatten(3)       # -> b h w (dx dy c): x0, x1, x2, x3
         return self.reduction(self.norm(x))
 
-# %% ../nbs/11_family.ipynb #de1d0011
+# %% ../nbs/11_family.ipynb #1852b545
 class SwinBlock(Block):
     "A `Block` whose attention runs in (shifted) windows with a relative-position bias per offset (Swin)."
     def __init__(self,
@@ -149,6 +154,7 @@ class SwinBlock(Block):
         self.rel_bias = RelPosBias(window_size, num_heads)
 
     def window_attn(self, x:Tensor)->Tensor:   # (B, H, W, C) -> (B, H, W, C)
+        "Attention inside (shifted) windows with the relative-position bias, back on the grid."
         B, H, W, C = x.shape
         ws, s = self.window_size, self.shift_size
         if H % ws or W % ws:
@@ -164,10 +170,11 @@ class SwinBlock(Block):
         return x.roll((s, s), dims=(1, 2)) if s else x
 
     def forward(self, x:Tensor)->Tensor:   # (B, H, W, C) -> (B, H, W, C)
+        "Pre-norm residual window attention, then pre-norm residual MLP."
         x = x + self.window_attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
-# %% ../nbs/11_family.ipynb #63731c70
+# %% ../nbs/11_family.ipynb #68ef28bf
 class CosineAttention(Attention):
     "Swin V2's attention: logits are cos(q, k) / tau with a learned temperature tau >= 0.01 per head."
     def __init__(self,
@@ -180,6 +187,7 @@ class CosineAttention(Attention):
         self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), math.log(10.)))   # log(1/tau), tau = 0.1
 
     def forward(self, x:Tensor, bias:Tensor=None)->Tensor:   # (B, N, D) -> (B, N, D)
+        "Cosine-similarity attention with the learned temperature, plus an optional additive `bias`."
         B, N, D = x.shape
         q, k, v = self.split_qkv(x)                                   # (B, h, N, d) each
         inv_tau = self.logit_scale.clamp(max=math.log(100.)).exp()    # 1/tau <= 100
@@ -201,7 +209,7 @@ def log_spaced_coords(
     c = c / ((pretrained_window_size or window_size) - 1) * 8
     return c.sign() * torch.log2(c.abs() + 1) / math.log2(8)
 
-# %% ../nbs/11_family.ipynb #7f354540
+# %% ../nbs/11_family.ipynb #1adfdaaf
 class LogCPB(nn.Module):
     "Swin V2's log-spaced continuous position bias: an MLP from log offsets to a bias per head, for any window."
     def __init__(self,
@@ -215,13 +223,14 @@ class LogCPB(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, num_heads, bias=False))
 
     def forward(self, window_size:int=None)->Tensor:   # -> additive bias (h, n, n), n = ws*ws
+        "The bias of every (query, key) pair of a window of `window_size` (default: the trained one), from the MLP."
         ws = window_size or self.window_size
         coords = log_spaced_coords(ws, self.pretrained_window_size).to(self.mlp[0].weight)
         table = 16 * torch.sigmoid(self.mlp(coords))                    # (2ws-1, 2ws-1, h), in (0, 16)
         idx = window_offsets(ws) + ws - 1                               # (n, n, 2)
         return table[idx[..., 0], idx[..., 1]].permute(2, 0, 1)
 
-# %% ../nbs/11_family.ipynb #88244b0a
+# %% ../nbs/11_family.ipynb #dcd2bb9f
 class SwinV2Block(SwinBlock):
     "A Swin block with cosine attention, a log-spaced continuous position bias and residual post-norm (Swin V2)."
     def __init__(self,
@@ -238,10 +247,11 @@ class SwinV2Block(SwinBlock):
         self.rel_bias = LogCPB(window_size, num_heads, pretrained_window_size=pretrained_window_size)
 
     def forward(self, x:Tensor)->Tensor:   # (B, H, W, C) -> (B, H, W, C); post-norm
+        "Residual window attention, then residual MLP, each normalised after the sublayer (post-norm)."
         x = x + self.norm1(self.window_attn(x))
         return x + self.norm2(self.mlp(x))
 
-# %% ../nbs/11_family.ipynb #bc14cdee
+# %% ../nbs/11_family.ipynb #35e133f1
 class ConvAttention(Attention):
     "CvT's attention: depthwise convolutions on the token grid before the q, k, v maps; strided for k and v."
     def __init__(self,
@@ -257,6 +267,7 @@ class ConvAttention(Attention):
         self.conv_q, self.conv_k, self.conv_v = dw(1), dw(kv_stride), dw(kv_stride)
 
     def forward(self, x:Tensor, bias:Tensor=None)->Tensor:   # grid (B, H, W, C) -> (B, H, W, C)
+        "Attention on the grid with convolutional q, k, v projections (k and v strided)."
         B, H, W, C = x.shape
         g = x.permute(0, 3, 1, 2)                             # b h w c -> b c h w
         ws, bs = self.qkv.weight.chunk(3), (self.qkv.bias.chunk(3) if self.qkv.bias is not None else [None] * 3)
@@ -281,7 +292,7 @@ class CvTBlock(Block):
         super().__init__(dim, num_heads, mlp_ratio, qkv_bias, norm_eps=1e-5)
         self.attn = ConvAttention(dim, num_heads, qkv_bias, kernel_size, kv_stride)
 
-# %% ../nbs/11_family.ipynb #a123ce0f
+# %% ../nbs/11_family.ipynb #01eb0c0a
 class LeViTAttention(Attention):
     "`Attention` with LeViT's learned bias per head and absolute offset over an H x H token grid."
     def __init__(self,
@@ -294,6 +305,7 @@ class LeViTAttention(Attention):
         self.rel_bias = RelPosBias(grid_size, num_heads, symmetric=True)
 
     def forward(self, x:Tensor, bias:Tensor=None)->Tensor:   # (B, N, D) with N = grid_size^2 -> (B, N, D)
+        "`Attention` with LeViT's learned position bias added to the logits (and any extra `bias`)."
         b = self.rel_bias().to(x.dtype)                       # (h, N, N)
         return super().forward(x, b if bias is None else b + bias)
 
@@ -346,7 +358,7 @@ def plot_block_grid(
         ax.set_title(t)
     return fig
 
-# %% ../nbs/11_family.ipynb #d5eb8f88
+# %% ../nbs/11_family.ipynb #4ef96819
 class MaxViTBlock(nn.Module):
     "Block attention (P x P windows) then grid attention (a G x G dilated grid), each a pre-norm `Block`."
     def __init__(self,
@@ -361,6 +373,7 @@ class MaxViTBlock(nn.Module):
         self.grid_attn = Block(dim, num_heads, mlp_ratio)
 
     def forward(self, x:Tensor)->Tensor:   # (B, H, W, C) -> (B, H, W, C)
+        "Block attention in P x P windows, then grid attention across the G x G dilated grid."
         B, H, W, C = x.shape
         P = self.size
         if H % P or W % P:
@@ -370,7 +383,7 @@ class MaxViTBlock(nn.Module):
         g = grid_partition(x, P)                                            # (B*nG, P, P, C)
         return grid_unpartition(self.grid_attn(g.flatten(1, 2)).view_as(g), P, (H, W))
 
-# %% ../nbs/11_family.ipynb #2e59739c
+# %% ../nbs/11_family.ipynb #34c9813f
 def _conv_bn_act(c_in, c_out, k, act=True):
     return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
                          nn.SiLU() if act else nn.Identity())
@@ -397,6 +410,7 @@ class MobileViTBlock(nn.Module):
         self.conv_fusion = _conv_bn_act(2 * in_chans, in_chans, kernel_size)
 
     def forward(self, x:Tensor)->Tensor:   # (B, C, H, W) -> (B, C, H, W)
+        "Local convolutions, global `Block`s across unfolded patches, then fusion with the input."
         y = self.conv_1x1(self.conv_kxk(x)).permute(0, 2, 3, 1)   # local features, b d h w -> b h w d
         B, H, W, d = y.shape
         G = (H // self.patch_size, W // self.patch_size)            # patches per column and row
