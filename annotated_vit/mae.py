@@ -57,7 +57,7 @@ def mae_loss(
     per_patch = ((pred - target) ** 2).mean(dim=-1)    # (B, N)
     return (per_patch * mask).sum() / mask.sum()
 
-# %% ../nbs/11a_family.ipynb #35e73e46
+# %% ../nbs/11a_family.ipynb #0ab7854a
 class MaskedAutoencoder(nn.Module):
     "MAE: a `VisionTransformer` encoder on the visible patches, a light decoder that predicts every patch's pixels."
     def __init__(self,
@@ -93,6 +93,7 @@ class MaskedAutoencoder(nn.Module):
         return torch.cat([torch.zeros(1, dim), grid])[None]
 
     def forward_encoder(self, imgs:Tensor, keep_ratio:float=0.25, noise:Tensor=None):   # -> (B, 1+n_keep, D), mask, ids_restore
+        "Embed the patches, keep a random `keep_ratio` of them, and run the encoder on those and the class token."
         enc = self.encoder
         x = enc.patch_embed(imgs) + enc.pos_embed[:, 1:]          # (B, N, D)
         x, mask, ids_restore = random_masking(x, keep_ratio, noise=noise)   # (B, n_keep, D): the one new line
@@ -103,6 +104,7 @@ class MaskedAutoencoder(nn.Module):
         return enc.norm(x), mask, ids_restore
 
     def forward_decoder(self, x:Tensor, ids_restore:Tensor)->Tensor:   # (B, 1+n_keep, D) -> patches (B, N, P*P*C)
+        "Put mask tokens back in the removed places and predict every patch's pixels."
         x = self.decoder_embed(x)                                  # (B, 1+n_keep, Dd)
         patches = restore_tokens(x[:, 1:], ids_restore, self.mask_token)
         x = torch.cat([x[:, :1], patches], dim=1) + self.decoder_pos_embed
@@ -111,13 +113,14 @@ class MaskedAutoencoder(nn.Module):
         return self.decoder_pred(self.decoder_norm(x))[:, 1:]      # drop the class token
 
     def forward(self, imgs:Tensor, keep_ratio:float=0.25, noise:Tensor=None):   # -> loss, patches (B, N, P*P*C), mask
+        "The reconstruction loss on the masked patches, the predicted patches and the mask."
         latent, mask, ids_restore = self.forward_encoder(imgs, keep_ratio, noise)
         pred = self.forward_decoder(latent, ids_restore)
         return mae_loss(pred, patchify(imgs, self.patch_size), mask), pred, mask
 
-# %% ../nbs/11a_family.ipynb #f979e25c
+# %% ../nbs/11a_family.ipynb #573294a6
 def mae_tiny(**kwargs)->MaskedAutoencoder:
-    "A toy MAE for 64-pixel images: encoder 4 blocks x 64 wide (lesson 09's tiny ViT), decoder 2 x 64."
+    "A toy MAE for 64-pixel images: encoder 4 blocks x 64 wide (lesson 09a's tiny ViT), decoder 2 x 64."
     return MaskedAutoencoder(**{**dict(img_size=64, patch_size=8, embed_dim=64, depth=4, num_heads=4,
                                        decoder_dim=64, decoder_depth=2, decoder_heads=4, mlp_ratio=2.), **kwargs})
 
