@@ -22,7 +22,7 @@ from .vit import Block
 from .pyramid import (AllTokens, OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2,
                                    count_macs, count_params, pvt_v2_sizes)
 
-# %% ../nbs/08_routing.ipynb #ef7685aa
+# %% ../nbs/08_routing.ipynb #f3f2f35b
 class RoutingGate(nn.Module):
     "Binary routing gate: linear to (compute, skip) logits; hard Gumbel-softmax in training, moving-average weights at eval."
     def __init__(self,
@@ -46,6 +46,7 @@ class RoutingGate(nn.Module):
         self.decision = nn.Identity()   # hook point: keep, (B, ...tokens) or (B,), values 0/1
 
     def route_logits(self, x:Tensor)->Tensor:   # x (B, ..., C) -> (B, ..., 2); pooled to (B, 2) for a column gate
+        "The (compute, skip) logits: the trained weights in training, their moving average at evaluation."
         if self.pool:
             x = x.flatten(1, -2).mean(1)   # b ... c -> b c
         if self.training:
@@ -57,6 +58,7 @@ class RoutingGate(nn.Module):
         alive:Tensor=None,      # (B,) bool: images that reach this node at all; the others get 0
         force_on:Tensor=None,   # (B,) bool: images whose decision is forced to 1
     )->Tensor:                  # keep: (B, H, W) / (B, N) for a row gate, (B,) for a column gate; 0/1 floats
+        "The gate's decisions: forced, sampled (training) or deterministic (evaluation), then `force_on` and `alive`."
         shape = x.shape[:1] if self.pool else x.shape[:-1]
         if self.force is not None:
             keep = (torch.rand(shape, device=x.device) < self.force).to(x.dtype)
