@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FAST_SPARSE', 'fig4_imagenet_keep', 'RoutingGate', 'update_gate_ema', 'force_gates', 'KeptTokens', 'register_fast',
            'fast_sparse', 'RoutedBlock', 'MaskedTokens', 'masked_stage', 'SparseTokens', 'sparse_stage', 'budget_loss',
-           'budget_weight', 'DiT', 'record_routing', 'dit_b1', 'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing']
+           'budget_weight', 'DiT', 'dit_b1', 'dit_b2', 'dit_b3', 'dit_b4', 'dit_b5', 'fix_routing', 'record_routing']
 
 # %% ../nbs/08_routing.ipynb #dced0e72
 import math
@@ -482,29 +482,6 @@ def _grid_macs(cfg:dict, in_chans:int, num_classes:int, H:int, W:int)->dict:
                 x = stage(x)
     return out
 
-# %% ../nbs/08_routing.ipynb #f6f7d608
-@contextmanager
-def record_routing(
-    model:nn.Module,    # any model containing `RoutingGate`s (`DiT`, `RoutedBlock`, ...)
-    detach:bool=True,   # store decisions detached from the autograd graph
-):  # yields a list that fills with dict(name=..., kind='row'|'col', keep=...) per gate call, in call order
-    "Collect every gate decision of the forward passes run inside the `with` block."
-    gates = [(n, m) for n, m in model.named_modules() if isinstance(m, RoutingGate)]
-    if not gates:
-        raise ValueError(f"record_routing: no `RoutingGate` in {type(model).__name__}; "
-                         "expected a model built from annotated_vit.routing (DiT, RoutedBlock, ...)")
-    records, handles = [], []
-    def hook(name, gate):
-        def f(mod, inp, out):
-            records.append(dict(name=name, kind='col' if gate.pool else 'row', keep=out.detach() if detach else out))
-        return f
-    try:
-        for n, g in gates:
-            handles.append(g.decision.register_forward_hook(hook(n, g)))
-        yield records
-    finally:
-        for h in handles: h.remove()
-
 # %% ../nbs/08_routing.ipynb #fa14b83e
 def dit_b1(**kw): "DiT-B1 (Dynamic Token Routing) on PVTv2-B1 stages."; return DiT(**{**pvt_v2_sizes['b1'], **kw})
 def dit_b2(**kw): "DiT-B2 (Dynamic Token Routing) on PVTv2-B2 stages."; return DiT(**{**pvt_v2_sizes['b2'], **kw})
@@ -531,3 +508,26 @@ def fix_routing(
     for i, gs in enumerate(model.col_gates):
         for j, g in enumerate(gs): g.force = float(j == down_at[i])
     return model
+
+# %% ../nbs/08_routing.ipynb #f6f7d608
+@contextmanager
+def record_routing(
+    model:nn.Module,    # any model containing `RoutingGate`s (`DiT`, `RoutedBlock`, ...)
+    detach:bool=True,   # store decisions detached from the autograd graph
+):  # yields a list that fills with dict(name=..., kind='row'|'col', keep=...) per gate call, in call order
+    "Collect every gate decision of the forward passes run inside the `with` block."
+    gates = [(n, m) for n, m in model.named_modules() if isinstance(m, RoutingGate)]
+    if not gates:
+        raise ValueError(f"record_routing: no `RoutingGate` in {type(model).__name__}; "
+                         "expected a model built from annotated_vit.routing (DiT, RoutedBlock, ...)")
+    records, handles = [], []
+    def hook(name, gate):
+        def f(mod, inp, out):
+            records.append(dict(name=name, kind='col' if gate.pool else 'row', keep=out.detach() if detach else out))
+        return f
+    try:
+        for n, g in gates:
+            handles.append(g.decision.register_forward_hook(hook(n, g)))
+        yield records
+    finally:
+        for h in handles: h.remove()
