@@ -37,7 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
-    package_data={cfg['lib_name']: ['images/*', 'checkpoints/*']},
+    package_data={cfg['lib_name']: ['images/*', 'checkpoints/*', 'csrc/*']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'hub': hub_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
