@@ -391,7 +391,7 @@ def check(
     print(f"correct: {what}" if ok else f"not yet: {what}" + (f": {hint}" if hint else ''))
     return ok
 
-# %% ../nbs/00_core.ipynb #3a1c4a85
+# %% ../nbs/00_core.ipynb #5bca0363
 def check_close(
     answer,           # the learner's answer: a number, tuple, list, numpy array or tensor (None: not answered yet)
     expected,         # the right value, same kinds
@@ -406,7 +406,7 @@ def check_close(
         else: return check(False, what, f'expected a number or an array, got {type(answer).__name__} ({err})')
     if a.shape != e.shape: return check(False, what, f'shape {tuple(a.shape)}, expected {tuple(e.shape)}')
     if a.numel() == 0: return check(True, what)
-    diff = (a - e).abs().nan_to_num(nan=math.inf)
+    diff = torch.where(a == e, 0., (a - e).abs()).nan_to_num(nan=math.inf)   # equal infinities (masks) agree
     i = int(diff.flatten().argmax())
     if diff.flatten()[i] <= eps: return check(True, what)
     where = '' if a.ndim == 0 else f' at index {tuple(int(j) for j in np.unravel_index(i, tuple(a.shape)))}'
