@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['SAMPLE_IMAGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ImageLoadError', 'load_image', 'sample_image', 'show_image',
            'show_images', 'set_seed', 'Resize', 'CenterCrop', 'RandomResizedCrop', 'RandomHorizontalFlip', 'to_tensor',
-           'normalize', 'denormalize', 'Compose', 'count_macs', 'count_params', 'loaded_by']
+           'normalize', 'denormalize', 'Compose', 'count_macs', 'count_params', 'loaded_by', 'check', 'check_close',
+           'solutions', 'run_solution']
 
 # %% ../nbs/00_core.ipynb #8062f2b6
 import io, os, sys, math, random, subprocess
@@ -378,3 +379,69 @@ def loaded_by(
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     if r.returncode: raise ImportError(f"import {module} failed in a fresh process:\n{r.stderr.strip()[-500:]}")
     return r.stdout.split()
+
+# %% ../nbs/00_core.ipynb #2c91414f
+def check(
+    ok,            # whether the answer is right (anything `bool` accepts)
+    what:str,      # what was checked, e.g. 'the causal mask'
+    hint:str='',   # what to look at when it is wrong
+)->bool:           # `ok`, as a bool
+    "Print `correct: what` if `ok`, else `not yet: what` and the `hint`; return `ok` as a bool."
+    ok = bool(ok)
+    print(f"correct: {what}" if ok else f"not yet: {what}" + (f": {hint}" if hint else ''))
+    return ok
+
+# %% ../nbs/00_core.ipynb #5bca0363
+def check_close(
+    answer,           # the learner's answer: a number, tuple, list, numpy array or tensor (None: not answered yet)
+    expected,         # the right value, same kinds
+    what:str,         # what the answer is, e.g. 'N for ViT-L/14 at 336 px'
+    eps:float=1e-4,   # largest absolute difference still counted as equal (0 for exact integers)
+)->bool:              # True when `answer` has `expected`'s shape and values
+    "Compare `answer` with `expected`: print `correct: what` or what differs (missing, shape, values); return a bool."
+    if answer is None or answer is Ellipsis: return check(False, what, 'no answer yet (replace the `None` or `...`)')
+    try: a, e = torch.as_tensor(np.asarray(answer, dtype=np.float64)), torch.as_tensor(np.asarray(expected, dtype=np.float64))
+    except (TypeError, ValueError, RuntimeError) as err:
+        if isinstance(answer, Tensor): a, e = answer.detach().double().cpu(), torch.as_tensor(expected).double()
+        else: return check(False, what, f'expected a number or an array, got {type(answer).__name__} ({err})')
+    if a.shape != e.shape: return check(False, what, f'shape {tuple(a.shape)}, expected {tuple(e.shape)}')
+    if a.numel() == 0: return check(True, what)
+    diff = torch.where(a == e, 0., (a - e).abs()).nan_to_num(nan=math.inf)   # equal infinities (masks) agree
+    i = int(diff.flatten().argmax())
+    if diff.flatten()[i] <= eps: return check(True, what)
+    where = '' if a.ndim == 0 else f' at index {tuple(int(j) for j in np.unravel_index(i, tuple(a.shape)))}'
+    n_bad = int((diff > eps).sum())
+    return check(False, what, f'got {a.flatten()[i].item():.6g}, expected {e.flatten()[i].item():.6g}{where}'
+                 + (f' ({n_bad} of {a.numel()} values differ by more than {eps:g})' if a.numel() > 1 else ''))
+
+# %% ../nbs/00_core.ipynb #386ec961
+_SOLUTION_RE = r'<details>\s*<summary>\s*Solution:\s*(.+?)\s*</summary>\s*```python\n(.*?)```\s*</details>'
+
+def _lesson_path(lesson:str)->Path:
+    "The notebook of `lesson` ('02_attention' or a path): next to the package in a checkout, or in the working directory."
+    p = Path(lesson if str(lesson).endswith('.ipynb') else f'{lesson}.ipynb')
+    for cand in (p, Path(annotated_vit.__file__).parent.parent/'nbs'/p.name):
+        if cand.is_file(): return cand
+    raise FileNotFoundError(f"lesson {lesson!r}: no notebook {p.name} here or in the repository's nbs/")
+
+# %% ../nbs/00_core.ipynb #be1a7dc6
+def solutions(
+    lesson:str,   # a lesson's name, e.g. '02_attention', or the path of its notebook
+)->dict:          # {exercise name: the code of its solution block}
+    "The code of every folded `<details><summary>Solution: NAME</summary>` block in the markdown of `lesson`."
+    import json, re
+    cells = json.loads(_lesson_path(lesson).read_text())['cells']
+    md = '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown')
+    return {name: code for name, code in re.findall(_SOLUTION_RE, md, re.S)}
+
+def run_solution(
+    lesson:str,    # the lesson whose solution to run
+    name:str,      # the exercise's name, as in `<summary>Solution: NAME</summary>`
+    glb:dict=None, # the namespace to start from (a copy is used), e.g. the lesson's `globals()`
+)->dict:           # the namespace after running the solution: what it defined
+    "Run the solution block `name` of `lesson` in a copy of `glb` and return the resulting namespace."
+    sols = solutions(lesson)
+    if name not in sols: raise KeyError(f"run_solution: {lesson} has no solution {name!r}; it has {sorted(sols)}")
+    ns = dict(glb or {})
+    exec(compile(sols[name], f'<solution {name!r} of {lesson}>', 'exec'), ns)
+    return ns
