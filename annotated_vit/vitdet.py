@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['FAST_PATH', 'sam_sizes', 'RelPosAttention', 'register_fast_forward', 'fast_forward_for', 'fast_path', 'ViTDetBlock',
-           'LayerNorm2d', 'ResBottleneckBlock', 'sam_neck', 'ViTDet', 'import_sam_image_encoder', 'convert_sam_encoder',
-           'load_sam_encoder', 'convert_hf_sam_encoder', 'SimpleFeaturePyramid', 'sam_vit_b', 'sam_vit_l', 'sam_vit_h']
+           'LayerNorm2d', 'ResBottleneckBlock', 'randomise_weights', 'sam_neck', 'ViTDet', 'import_sam_image_encoder',
+           'convert_sam_encoder', 'load_sam_encoder', 'convert_hf_sam_encoder', 'SimpleFeaturePyramid', 'sam_vit_b',
+           'sam_vit_l', 'sam_vit_h']
 
 # %% ../nbs/06_vitdet.ipynb #15385bba
 import os, re, sys, math, types, importlib.util
@@ -126,7 +127,7 @@ class ViTDetBlock(nn.Module):
             x = self.residual(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         return x
 
-# %% ../nbs/06_vitdet.ipynb #692f658e
+# %% ../nbs/06_vitdet.ipynb #73d0a6b9
 class LayerNorm2d(nn.Module):
     "LayerNorm over the channels of a (B, C, H, W) map, at every pixel (ConvNeXt, detectron2, SAM)."
     def __init__(self,
@@ -139,11 +140,12 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x:Tensor)->Tensor:   # (B, C, H, W) -> (B, C, H, W)
+        "Normalise the C channels of every pixel."
         x = x.permute(0, 2, 3, 1)          # b c h w -> b h w c
         x = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)       # b h w c -> b c h w
 
-# %% ../nbs/06_vitdet.ipynb #c1f4317b
+# %% ../nbs/06_vitdet.ipynb #b8ab5eb6
 class ResBottleneckBlock(nn.Module):
     "ViTDet's propagation block: x + (1x1 conv, norm, act, 3x3 conv, norm, act, 1x1 conv, norm)(x), on (B, C, H, W)."
     def __init__(self,
@@ -164,10 +166,26 @@ class ResBottleneckBlock(nn.Module):
         nn.init.zeros_(self.norm3.weight)   # starts as the identity (detectron2)
 
     def forward(self, x:Tensor)->Tensor:   # (B, C, H, W) -> (B, C, H, W)
+        "The input plus the bottleneck's output."
         out = self.act1(self.norm1(self.conv1(x)))
         out = self.act2(self.norm2(self.conv2(out)))
         out = self.norm3(self.conv3(out))
         return x + out
+
+# %% ../nbs/06_vitdet.ipynb #b0851b37
+def randomise_weights(
+    model:nn.Module,   # any model; changed in place
+    std:float=0.02,    # spread of the weights; norm weights (1-D `weight`s) get 1 + 5*std*noise
+    seed:int=0,        # the same seed gives the same numbers for the same parameter shapes
+)->nn.Module:          # the model
+    "Fill every parameter with random numbers (norm weights around 1), so a parity test exercises every weight."
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            r = torch.randn(p.shape, generator=g)
+            is_norm_w = n.endswith('weight') and p.ndim == 1
+            p.copy_(1 + 5 * std * r if is_norm_w else r * std)
+    return model
 
 # %% ../nbs/06_vitdet.ipynb #96a914ed
 def _resample_grid_pos(pos:Tensor, hw:tuple)->Tensor:   # (1, H, W, D) -> (1, H', W', D)
@@ -185,7 +203,7 @@ def sam_neck(
     return nn.Sequential(nn.Conv2d(embed_dim, out_chans, 1, bias=False), LayerNorm2d(out_chans),
                          nn.Conv2d(out_chans, out_chans, 3, padding=1, bias=False), LayerNorm2d(out_chans))
 
-# %% ../nbs/06_vitdet.ipynb #c8a3ce88
+# %% ../nbs/06_vitdet.ipynb #8c553a6d
 class ViTDet(nn.Module):
     "A plain ViT backbone with window attention, relative positions and a few global blocks (ViTDet, SAM's image encoder)."
     def __init__(self,
@@ -225,6 +243,7 @@ class ViTDet(nn.Module):
         self.neck = sam_neck(embed_dim, out_chans) if out_chans else nn.Identity()
 
     def forward_features(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> token grid (B, H', W', D)
+        "Patch embedding, absolute positions (resampled to the grid), then the blocks."
         x = self.patch_embed(x)                      # (B, H', W', D); checks channels and size
         if self.pos_embed is not None:
             x = x + _resample_grid_pos(self.pos_embed, x.shape[1:3])
@@ -233,6 +252,7 @@ class ViTDet(nn.Module):
         return x
 
     def forward(self, x:Tensor)->Tensor:   # images (B, C, H, W) -> image embedding (B, out_chans, H', W')
+        "`forward_features`, then the neck on the channels-first grid."
         return self.neck(self.forward_features(x).permute(0, 3, 1, 2))
 
 # %% ../nbs/06_vitdet.ipynb #5683cd35
@@ -317,7 +337,7 @@ def convert_hf_sam_encoder(
         out[k] = v
     return out
 
-# %% ../nbs/06_vitdet.ipynb #1a17d062
+# %% ../nbs/06_vitdet.ipynb #56990665
 class SimpleFeaturePyramid(nn.Module):
     "ViTDet's simple feature pyramid: maps at strides 4..32 built from one stride-16 map by deconvs and pooling."
     def __init__(self,
@@ -343,6 +363,7 @@ class SimpleFeaturePyramid(nn.Module):
             self.names.append(f'p{round(math.log2(in_stride / s))}')
 
     def forward(self, x:Tensor)->dict:   # (B, D, H, W) at stride 16 -> {'p2': (B, out, 4H, 4W), ..., 'p5': (B, out, H/2, W/2)}
+        "Every map of the pyramid, by name."
         out = {name: stage(x) for name, stage in zip(self.names, self.stages)}
         if self.top_block:
             last = self.names[-1]
