@@ -21,29 +21,32 @@ from .patches import resample_pos_embed
 from .windows import window_partition, window_unpartition, shifted_window_mask
 from .pyramid import OverlapPatchEmbed
 
-# %% ../nbs/11_family.ipynb #e4f132c6
+# %% ../nbs/11_family.ipynb #9a9bff70
 class DistilledViT(VisionTransformer):
     "DeiT: a `VisionTransformer` with a distillation token after the class token and a second head on it."
-    num_prefix_tokens = 2   # class token, distillation token
-
     def __init__(self, *args, **kwargs):   # the arguments of `VisionTransformer`; `global_pool` must be 'token'
         super().__init__(*args, **kwargs)
         if self.global_pool != 'token':
             raise ValueError(f"DistilledViT reads its two heads from the two prefix tokens: "
                              f"global_pool must be 'token', got {self.global_pool!r}")
+        if self.no_embed_class:
+            raise ValueError("DistilledViT adds the distillation token's position with the class token's: "
+                             "no_embed_class must be False")
         D, N = self.embed_dim, self.patch_embed.num_patches
         self.dist_token = nn.Parameter(torch.zeros(1, 1, D))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 2 + N, D))   # class, distillation, then the grid
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_prefix_tokens + N, D))   # class, distillation, grid
         self.head_dist = nn.Linear(D, self.num_classes) if self.num_classes > 0 else nn.Identity()
         for p in (self.dist_token, self.pos_embed): nn.init.trunc_normal_(p, std=0.02)
 
+    @property
+    def num_prefix_tokens(self)->int:
+        "The base class's prefix tokens (the class token, any registers), then the distillation token."
+        return super().num_prefix_tokens + 1
+
     def _pos_embed(self, x:Tensor, grid:tuple)->Tensor:   # (B, N, D) -> (B, 2+N, D)
-        pos = self.pos_embed
-        if tuple(grid) != tuple(self.patch_embed.grid_size):
-            pos = resample_pos_embed(pos, grid, old_size=self.patch_embed.grid_size, num_prefix_tokens=2)
-        B = x.shape[0]
-        prefix = [self.cls_token.expand(B, -1, -1), self.dist_token.expand(B, -1, -1)]
-        return torch.cat(prefix + [x], dim=1) + pos
+        "Put the distillation token in front of the grid; the base class adds the class token and the positions."
+        dist = self.dist_token.expand(x.shape[0], -1, -1)
+        return super()._pos_embed(torch.cat([dist, x], dim=1), grid)   # resampled for another grid, as in lesson 03
 
     def forward_head(self, x:Tensor, pre_logits:bool=False):   # (B, 2+N, D) -> logits
         "Both heads: (class, distillation) logits while training, their mean in eval mode."
