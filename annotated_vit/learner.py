@@ -71,7 +71,7 @@ class ShardSampler(Sampler):
     def __iter__(self): return iter(range(self.rank, self.n, self.world))
     def __len__(self): return len(range(self.rank, self.n, self.world))
 
-# %% ../nbs/09_learner.ipynb #dacb50ff
+# %% ../nbs/09_learner.ipynb #f2ead58e
 class DataLoaders:
     "The training and validation `DataLoader`s."
     def __init__(self, train:DataLoader, valid:DataLoader): self.train, self.valid = train, valid
@@ -87,6 +87,8 @@ def get_dls(
 )->DataLoaders:
     "Shuffled training and ordered validation loaders; under `torch.distributed`, one shard per process."
     if bs < 1: raise ValueError(f'get_dls: bs must be a positive batch size, got {bs}')
+    for name, ds in (('train_ds', train_ds), ('valid_ds', valid_ds)):
+        if len(ds) == 0: raise ValueError(f'get_dls: {name} is empty (0 items): expected at least one item')
     vbs = valid_bs or 2 * bs
     if is_distributed():
         train = DataLoader(train_ds, bs, sampler=DistributedSampler(train_ds, shuffle=True, seed=seed), **kwargs)
@@ -109,7 +111,17 @@ def param_groups(
         (no_decay if skip else decay).append(p)
     return [dict(params=decay, weight_decay=wd), dict(params=no_decay, weight_decay=0.)]
 
-# %% ../nbs/09_learner.ipynb #77bc0d6c
+# %% ../nbs/09_learner.ipynb #9204a120
+def _n_batches(dl)->int:
+    "Batches in one pass of `dl`; -1 when it cannot tell (a loader without a length)."
+    try: return len(dl)
+    except TypeError: return -1
+
+def _n_items(dl)->str:
+    try: return str(len(dl.dataset))
+    except (TypeError, AttributeError): return 'unknown number of'
+
+# %% ../nbs/09_learner.ipynb #2bab1604
 class Learner:
     "Train `model` on `dls` with `loss_func` and `opt_func`; callbacks `cbs` act at every event."
     def __init__(self,
@@ -183,7 +195,15 @@ class Learner:
         lr:float=None,    # (peak) learning rate; None: `self.lr`
     ):
         "Create the optimizer and run `n_epochs` epochs with callbacks."
-        if n_epochs < 1: raise ValueError(f'fit: n_epochs must be at least 1, got {n_epochs}')
+        if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
+            raise ValueError(f'fit: n_epochs must be an integer >= 1, got {n_epochs!r}')
+        if lr is not None and not lr > 0: raise ValueError(f'fit: lr must be positive, got {lr}')
+        if not (train or valid): raise ValueError('fit: train=False and valid=False leave nothing to run')
+        for stage, dl in (('train', self.dls.train), ('valid', self.dls.valid)):
+            if (train if stage == 'train' else valid) and _n_batches(dl) == 0:
+                raise ValueError(f'fit: the {stage} loader has no batches ({_n_items(dl)} items, batch size '
+                                 f'{getattr(dl, "batch_size", None)}): expected at least one batch; give it data, '
+                                 f'or pass {stage}=False')
         self.n_epochs, self.do_train, self.do_valid, self.lr = n_epochs, train, valid, lr or self.lr
         self.opt = self.opt_func(param_groups(self.model, self.wd), lr=self.lr)
         cbs = list(cbs)

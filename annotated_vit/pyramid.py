@@ -7,15 +7,16 @@ __all__ = ['pvt_v2_sizes', 'OverlapPatchEmbed', 'AllTokens', 'SRAttention', 'DWC
            'PyramidVisionTransformerV2', 'pvt_v2_b0', 'pvt_v2_b1', 'pvt_v2_b2', 'pvt_v2_b3', 'pvt_v2_b4', 'pvt_v2_b5',
            'from_hf_pvt_v2']
 
-# %% ../nbs/07_pyramid.ipynb #b02b301d
+# %% ../nbs/07_pyramid.ipynb #8fee4190
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from .attention import Attention
+from .vit import check_count, check_images   # lesson 03's checks of sizes and images
 
-# %% ../nbs/07_pyramid.ipynb #54d6da8c
+# %% ../nbs/07_pyramid.ipynb #36a3429f
 class OverlapPatchEmbed(nn.Module):
     "Overlapping patch embedding: a `patch_size` conv with stride `stride` and half-kernel padding, then LayerNorm."
     def __init__(self,
@@ -25,12 +26,13 @@ class OverlapPatchEmbed(nn.Module):
         embed_dim:int=64,   # output width C
     ):
         super().__init__()
+        check_count('OverlapPatchEmbed', patch_size=patch_size, stride=stride, in_chans=in_chans, embed_dim=embed_dim)
         if patch_size <= stride:
             raise ValueError(f"patch_size={patch_size} must be larger than stride={stride} "
                              "for neighbouring patches to overlap")
         self.patch_size, self.stride, self.in_chans = patch_size, stride, in_chans
         self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride, padding=patch_size // 2)
-        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.norm = nn.LayerNorm(embed_dim)   # eps 1e-5, as the official pvt_v2.py
 
     def forward(self, x:Tensor)->Tensor:   # x (B, C_in, H, W) -> (B, H/s, W/s, C)
         "Embed the image (or map) as overlapping patches: a channels-last token grid."
@@ -64,7 +66,7 @@ class AllTokens:
         "A depthwise convolution over the map (the feed-forward's)."
         return conv(t.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)   # b h w c -> b c h w -> b h w c
 
-# %% ../nbs/07_pyramid.ipynb #f85579f4
+# %% ../nbs/07_pyramid.ipynb #d2bab580
 class SRAttention(Attention):
     "Spatial-reduction attention: queries from every token, keys and values from a map reduced `sr_ratio` times."
     def __init__(self,
@@ -74,6 +76,7 @@ class SRAttention(Attention):
         qkv_bias:bool=True,   # bias in the `q` and `kv` projections
         fused:bool=True,      # fast `F.scaled_dot_product_attention`; False: readable, hookable path
     ):
+        check_count('SRAttention', sr_ratio=sr_ratio)
         super().__init__(dim, num_heads=num_heads, qkv_bias=qkv_bias, fused=fused)
         del self.qkv                                        # PVTv2 projects q and kv from different maps
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
@@ -81,12 +84,16 @@ class SRAttention(Attention):
         self.sr_ratio = sr_ratio
         if sr_ratio > 1:
             self.sr = nn.Conv2d(dim, dim, sr_ratio, sr_ratio)
-            self.norm = nn.LayerNorm(dim, eps=1e-6)
+            self.norm = nn.LayerNorm(dim)   # eps 1e-5, as the official pvt_v2.py
 
     def reduce(self, x:Tensor)->Tensor:   # x (B, H, W, C) -> (B, H/R, W/R, C)
         "The map the keys and values come from: an R x R / R convolution and a LayerNorm (unchanged if R = 1)."
         if self.sr_ratio == 1:
             return x
+        if min(x.shape[1:3]) < self.sr_ratio:
+            raise ValueError(f"SRAttention: the {x.shape[1]}x{x.shape[2]} map is smaller than sr_ratio={self.sr_ratio}: "
+                             f"the image is too small for this model (this stage needs a map of at least "
+                             f"{self.sr_ratio}x{self.sr_ratio})")
         x = self.sr(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)   # b c h w -> b h w c
         return self.norm(x)
 
@@ -118,7 +125,7 @@ class SRAttention(Attention):
         o = tokens.unbatch(o.transpose(1, 2).flatten(2))   # b h l d -> b l (h d) -> the tokens' rows
         return self.proj(o)
 
-# %% ../nbs/07_pyramid.ipynb #c33fcfda
+# %% ../nbs/07_pyramid.ipynb #be8609e6
 class DWConvMlp(nn.Module):
     "PVTv2's feed-forward: `fc1`, a 3x3 depthwise conv over the token map, GELU, `fc2`."
     def __init__(self,
@@ -126,7 +133,8 @@ class DWConvMlp(nn.Module):
         hidden_features:int=None,   # hidden width (mlp_ratio * C); None means `in_features`
     ):
         super().__init__()
-        hidden_features = hidden_features or in_features
+        hidden_features = in_features if hidden_features is None else hidden_features
+        check_count('DWConvMlp', in_features=in_features, hidden_features=hidden_features)
         self.fc1 = nn.Linear(in_features, hidden_features)
         self.dwconv = nn.Conv2d(hidden_features, hidden_features, 3, padding=1, groups=hidden_features)
         self.act = nn.GELU()
@@ -195,7 +203,7 @@ class PyramidStage(nn.Module):
             x = blk(x)
         return self.norm(x)
 
-# %% ../nbs/07_pyramid.ipynb #a5ddc40a
+# %% ../nbs/07_pyramid.ipynb #61bb7a99
 class PyramidVisionTransformerV2(nn.Module):
     "PVTv2: a 7x7/4 overlapping stem, then four stages at 1/4, 1/8, 1/16 and 1/32 of the image."
     def __init__(self,
@@ -211,6 +219,13 @@ class PyramidVisionTransformerV2(nn.Module):
         super().__init__()
         if not all(len(t) == 4 for t in (embed_dims, depths, num_heads, mlp_ratios, sr_ratios)):
             raise ValueError("embed_dims, depths, num_heads, mlp_ratios and sr_ratios need one entry per stage (4)")
+        who = 'PyramidVisionTransformerV2'
+        check_count(who, in_chans=in_chans, **{f'embed_dims[{i}]': v for i, v in enumerate(embed_dims)},
+                    **{f'num_heads[{i}]': v for i, v in enumerate(num_heads)}, **{f'sr_ratios[{i}]': v for i, v in enumerate(sr_ratios)})
+        check_count(who, minimum=0, num_classes=num_classes, **{f'depths[{i}]': v for i, v in enumerate(depths)})
+        for i, r in enumerate(mlp_ratios):
+            if not r > 0: raise ValueError(f"{who}: mlp_ratios[{i}] must be positive, got {r!r}")
+        self.in_chans = in_chans
         self.embed_dims, self.num_classes = tuple(embed_dims), num_classes
         self.patch_embed = OverlapPatchEmbed(7, 4, in_chans, embed_dims[0])
         dims_in = (embed_dims[0],) + tuple(embed_dims[:-1])
@@ -221,7 +236,7 @@ class PyramidVisionTransformerV2(nn.Module):
 
     def forward_pyramid(self, x:Tensor)->list:   # x (B, 3, H, W) -> 4 maps (B, H/4, W/4, C1) ... (B, H/32, W/32, C4)
         "The four stages' output maps, 1/4 to 1/32 of the image, channels last."
-        x = self.patch_embed(x)
+        x = self.patch_embed(check_images(x, self.in_chans, 'PyramidVisionTransformerV2'))
         outs = []
         for stage in self.stages:
             x = stage(x)

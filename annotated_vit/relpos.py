@@ -5,12 +5,13 @@
 # %% auto #0
 __all__ = ['get_rel_pos', 'decomposed_rel_pos_terms', 'decomposed_rel_pos_bias', 'plot_rel_pos_bias']
 
-# %% ../nbs/05_relpos.ipynb #ef05c586
+# %% ../nbs/05_relpos.ipynb #c318a74c
+import operator
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/05_relpos.ipynb #f9d0da2f
+# %% ../nbs/05_relpos.ipynb #aeb455df
 def get_rel_pos(
     q_size:int,        # number of query positions along this axis
     k_size:int,        # number of key positions along this axis
@@ -19,9 +20,12 @@ def get_rel_pos(
     "Gather a 1-D relative-position table into a (queries, keys, d) grid, linearly interpolating the table to the needed length."
     if q_size < 1 or k_size < 1:
         raise ValueError(f"q_size={q_size} and k_size={k_size} must be positive")
+    L = 2 * max(q_size, k_size) - 1
     if rel_pos.ndim != 2:
         raise ValueError(f"rel_pos must be a table (L, d), got shape {tuple(rel_pos.shape)}")
-    L = 2 * max(q_size, k_size) - 1
+    if 0 in rel_pos.shape:
+        raise ValueError(f"rel_pos is an empty table of shape {tuple(rel_pos.shape)}: expected (L, d) with at least "
+                         f"one row and one channel (L = 2*max(q_size, k_size) - 1 = {L} rows for these sizes)")
     if rel_pos.shape[0] != L:                                    # resample the table along its length
         rel_pos = F.interpolate(rel_pos.T[None], size=L, mode='linear')[0].T   # (L, d)
     q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
@@ -29,8 +33,13 @@ def get_rel_pos(
     idx = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)   # (q_size, k_size), >= 0
     return rel_pos[idx.long()]
 
-# %% ../nbs/05_relpos.ipynb #bcbbf559
-def _check_q(q, q_size, rel_pos_h, rel_pos_w):
+# %% ../nbs/05_relpos.ipynb #d59a024d
+def _check_q(q, q_size, rel_pos_h, rel_pos_w, k_size):
+    for name, size in (('q_size', q_size), ('k_size', k_size)):
+        try: ok = len(size) == 2 and all(operator.index(v) >= 1 for v in size)
+        except TypeError: ok = False   # not a pair of integers
+        if not ok:
+            raise ValueError(f"{name}={size!r}: expected a grid (rows, columns) of two positive integers")
     qh, qw = q_size
     if q.ndim < 2 or q.shape[-2] != qh * qw:
         raise ValueError(f"q has shape {tuple(q.shape)}: expected (..., Nq, d) with Nq = {qh}*{qw} = {qh * qw} "
@@ -48,7 +57,7 @@ def decomposed_rel_pos_terms(
     k_size:tuple,       # (kh, kw), the key grid
 )->tuple:               # rel_h (..., qh, qw, kh) and rel_w (..., qh, qw, kw)
     "The two pieces of the decomposed relative-position bias: each query dotted with its row and column tables."
-    _check_q(q, q_size, rel_pos_h, rel_pos_w)
+    _check_q(q, q_size, rel_pos_h, rel_pos_w, k_size)
     (qh, qw), (kh, kw) = q_size, k_size
     Rh = get_rel_pos(qh, kh, rel_pos_h).to(q.dtype)        # (qh, kh, d)
     Rw = get_rel_pos(qw, kw, rel_pos_w).to(q.dtype)        # (qw, kw, d)

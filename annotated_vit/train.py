@@ -36,7 +36,7 @@ _all_ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'shapes_d
          'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep', 'ablation_model',
          'run_ablations', 'ablation_table', 'ordering_verdict']   # the learner, the experiments and the command line
 
-# %% ../nbs/09c_train.ipynb #9fcf2477
+# %% ../nbs/09c_train.ipynb #de37a4a8
 def main(
     out:str=None,          # checkpoint (safetensors) that rank 0 writes; None: none
     summary:str=None,      # JSON that rank 0 writes: settings, history, every rank's weight digest
@@ -55,6 +55,9 @@ def main(
 ):
     "Train `shapes_vit` (or `shapes_dit`) on `ShapesDataset`; under `torchrun --nproc_per_node N` on N processes (gloo)."
     if arch not in ('vit', 'dit'): raise ValueError(f"main: arch must be 'vit' or 'dit', got {arch!r}")
+    for name, v in dict(n_train=n_train, n_valid=n_valid, epochs=epochs, bs=bs, threads=threads).items():
+        if v < 1: raise ValueError(f"main: --{name} must be at least 1, got {v}")
+    if not lr > 0: raise ValueError(f"main: --lr must be positive, got {lr}")
     started = 'WORLD_SIZE' in os.environ and not is_distributed()
     if started: dist.init_process_group('gloo')
     try:
