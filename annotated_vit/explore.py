@@ -48,7 +48,7 @@ def _box(ax, r, c, h, w, P, color, lw=2):   # outline tokens [r, r+h) x [c, c+w)
     P = _pair(P)
     ax.add_patch(Rectangle((c * P[1] - 0.5, r * P[0] - 0.5), w * P[1], h * P[0], fill=False, color=color, lw=lw))
 
-# %% ../nbs/00b_explore.ipynb #b82e9f26
+# %% ../nbs/00b_explore.ipynb #b9e548c9
 def fig_png(fig, dpi=None)->bytes:
     "The figure rendered to PNG bytes (what an explorer shows); `dpi` None: the figure's own."
     buf = io.BytesIO()
@@ -60,11 +60,14 @@ def png_size(png:bytes)->tuple:
     if png[:8] != b'\x89PNG\r\n\x1a\n': raise ValueError("png_size: not PNG bytes")
     return int.from_bytes(png[16:20], 'big'), int.from_bytes(png[20:24], 'big')
 
-def fig_overflow(fig, dpi=None)->dict:
+def fig_overflow(fig, dpi=100)->dict:   # dpi: the resolution it is shown at (explorers: 100)
     "Pixels by which the drawn content (titles, labels, tick labels) sticks out of the figure, per side; {} if none."
-    dpi = dpi or fig.dpi
-    fig.draw_without_rendering()   # lays the figure out (layout engine, ticks) as saving it would
-    bb, (w, h) = fig.get_tightbbox(fig._get_renderer()), fig.get_size_inches()
+    old = fig.dpi
+    fig.set_dpi(dpi)   # text sizes in pixels, hence the layout, depend on the resolution
+    try:
+        fig.draw_without_rendering()   # lays the figure out (layout engine, ticks) as saving it would
+        bb, (w, h) = fig.get_tightbbox(fig._get_renderer()), fig.get_size_inches()
+    finally: fig.set_dpi(old)
     out = dict(left=-bb.x0, bottom=-bb.y0, right=bb.x1 - w, top=bb.y1 - h)
     return {k: round(v * dpi) for k, v in out.items() if v * dpi > 1}
 
