@@ -82,7 +82,7 @@ def int_slider(
     return W.IntSlider(value=value, min=lo, max=hi, description=description, continuous_update=False,
                        style=dict(description_width='initial'))
 
-# %% ../nbs/00b_explore.ipynb #30b1b18e
+# %% ../nbs/00b_explore.ipynb #882b7830
 class Explorer:
     "A figure that a few ipywidgets controls re-draw; displayed as a widget, or as its PNG without a widget front end."
     name, dpi = 'explorer', 100   # the figure is drawn at `dpi` and shown at its pixel size
@@ -107,7 +107,7 @@ class Explorer:
         row = W.HBox(list(controls.values()) + extra, layout=W.Layout(flex_flow='row wrap', align_items='center'))
         body = W.HBox([side, self.image] if side is not None else [self.image],
                       layout=W.Layout(flex_flow='row wrap', align_items='flex-start', grid_gap='10px'))
-        self.ui = W.VBox([row, self.status, body]).add_class(f'avit-{self.name}')
+        self.ui = W.VBox([row, self.status, body]).add_class('avit-explorer').add_class(f'avit-{self.name}')
         self.redraw()
 
     def state(self)->dict:
