@@ -82,7 +82,7 @@ def int_slider(
     return W.IntSlider(value=value, min=lo, max=hi, description=description, continuous_update=False,
                        style=dict(description_width='initial'))
 
-# %% ../nbs/00b_explore.ipynb #882b7830
+# %% ../nbs/00b_explore.ipynb #105b7c84
 class Explorer:
     "A figure that a few ipywidgets controls re-draw; displayed as a widget, or as its PNG without a widget front end."
     name, dpi = 'explorer', 100   # the figure is drawn at `dpi` and shown at its pixel size
@@ -93,7 +93,7 @@ class Explorer:
     ):
         import ipywidgets as W   # here, not at the top: model modules import this one
         self.controls, self.fig, self.draws, self._hold, self.message = controls, None, 0, False, ''
-        self.status = W.HTML(layout=W.Layout(width='100%')).add_class('avit-status')
+        self.status = W.HTML().add_class('avit-status')   # HTML, not Label: a long line wraps instead of being cut
         self.image = W.Image(format='png', layout=W.Layout(flex='0 0 auto')).add_class('avit-figure')
         for k, c in controls.items():
             c.add_class(f'avit-{k}')
