@@ -216,7 +216,8 @@ VISIBLE_JS = """root => {
   let n = 0;
   for (const el of root.querySelectorAll(sel)) {
     const st = getComputedStyle(el);
-    if ((st.display === 'none' || el.offsetParent === null) && !(el.innerText || '').trim()) continue;   // an unused, empty description
+    const txt = (el.innerText || '').replace(/[\\u200b\\s]/g, '');
+    if ((st.display === 'none' || el.offsetParent === null) && !txt) continue;   // an unused, empty description
     n++;
     const r = el.getBoundingClientRect();
     if (r.width < 2 || r.height < 2) { bad.push(name(el) + ': not shown (' + r.width + 'x' + r.height + ')'); continue; }
@@ -227,7 +228,7 @@ VISIBLE_JS = """root => {
         bad.push(name(el) + ': clipped by ' + name(a)); break; }
     }
     const text = el.matches('.widget-label, .jupyter-widget-label, .widget-readout, .jupyter-widget-readout, .avit-status, button, .widget-toggle-button, .jupyter-widget-toggle-button');
-    if (text && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 2 && st.overflowY !== 'visible'))
+    if (text && txt && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 2 && st.overflowY !== 'visible'))
       bad.push(name(el) + ': text truncated (' + el.scrollWidth + ' > ' + el.clientWidth + ' px)');
   }
   const img = root.querySelector('img.avit-figure');
@@ -352,7 +353,7 @@ def run_lesson(page, lab, lesson, mode, nb, args, console):
     "Open the lesson's copy, run it, drive every explorer; returns a one-line summary or raises Failure."
     wait = 60 if mode == 'busy' else 30
     console.clear()
-    page.goto(f'{lab.base}/lab/tree/nbs/{nb.name}?token={lab.token}')
+    page.goto(f'{lab.base}/lab/tree/nbs/{nb.name}?reset&token={lab.token}')   # reset: only this notebook open
     page.locator('.jp-Notebook').first.wait_for(state='visible', timeout=120000)
     t0 = time.time()
     run_all(page, args.timeout)
@@ -367,7 +368,7 @@ def run_lesson(page, lab, lesson, mode, nb, args, console):
         ex = Explorer(page, roots.nth(i), f'{mode} {lesson} #{i} {{}}', wait)
         ex.tag = ex.tag.format(ex.name)
         n, size = ex.check_layout('as rendered')
-        ex.drive(ROOT / 'images' / 'coffee.jpg', upload_bad)
+        ex.drive(ROOT / 'images' / 'rocket.jpg', upload_bad)   # a photo no explorer shows before
         ex.check_layout('after driving')
         ex.screenshot(ART / f'{mode}-{lesson}-{i}-{ex.name.removeprefix("avit-")}.png')
         done.append(f'{ex.name.removeprefix("avit-")} ({n} elements, figure {size[0]}x{size[1]}, {len(ex.actions)} actions)')
