@@ -297,7 +297,16 @@ class Explorer:
         raise Failure(f'{self.tag}: no key on slider {cls} changed the figure')
 
     def drive(self, upload_ok:Path, upload_bad:Path):
-        for cls, kind in self.root.evaluate(CONTROLS_JS):
+        controls = self.root.evaluate(CONTROLS_JS)
+        box = lambda cls: self.root.locator(f'.{cls} input[type=checkbox]')
+        # A check box can switch other controls off (the class token as the query: the query sliders then change
+        # nothing). So: uncheck the checked ones first, drive the rest, and check the others last.
+        checked = [cls for cls, kind in controls if kind == 'checkbox' and box(cls).is_checked()]
+        for cls in checked: self.act(f'{cls} unchecked', box(cls).click)
+        for cls, kind in controls:
+            if kind == 'checkbox':
+                if cls not in checked: self.act(f'{cls} checked', box(cls).click)
+                continue
             if kind == 'slider': self.move_slider(cls)
             elif kind == 'dropdown':
                 sel = self.root.locator(f'.{cls} select')
@@ -306,8 +315,6 @@ class Explorer:
             elif kind == 'toggle':
                 b = self.root.locator(f'.{cls} button:not(.mod-active)').first
                 self.act(f'{cls}={b.inner_text()}', b.click)
-            elif kind == 'checkbox':
-                self.act(f'{cls} toggled', self.root.locator(f'.{cls} input[type=checkbox]').click)
             elif kind != 'upload':
                 raise Failure(f'{self.tag}: a control the test does not know how to drive: {cls} ({kind})')
         cells = self.root.locator('.avit-pad-cell')

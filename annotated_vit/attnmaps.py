@@ -264,7 +264,7 @@ def plot_attention(
     a0.set_title('on the image', fontsize=10); a1.set_title(f'max {heat.max().item():.4g}', fontsize=10)
     return fig
 
-# %% ../nbs/03a_attention_maps.ipynb #adf404cc
+# %% ../nbs/03a_attention_maps.ipynb #169b0b4c
 def _heat(fig)->np.ndarray: return np.asarray(fig.axes[1].images[0].get_array())   # the bare grid panel
 
 class AttentionExplorer(Explorer):
@@ -304,7 +304,7 @@ class AttentionExplorer(Explorer):
         heat = _heat(self.fig)
         r, c = divmod(int(heat.argmax()), heat.shape[1])
         return (f"block {layer}, head {head}, query {self._query(row, col, cls)}, {mode}: "
-                f"max {heat.max():.3f} at patch ({r}, {c})")
+                f"max {heat.max():.4g} at patch ({r}, {c})")
 
 # %% ../nbs/03a_attention_maps.ipynb #f004e722
 def attention_explorer(
