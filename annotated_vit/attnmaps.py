@@ -6,7 +6,7 @@
 __all__ = ['AttentionMaps', 'layout_maps', 'attention_maps', 'fuse_heads', 'query_attention', 'attention_rollout',
            'full_attention', 'rollout_map', 'plot_attention', 'AttentionExplorer', 'attention_explorer']
 
-# %% ../nbs/03a_attention_maps.ipynb #ad84a04f
+# %% ../nbs/03a_attention_maps.ipynb #d9e9240c
 import math
 from dataclasses import dataclass
 import numpy as np
@@ -18,6 +18,7 @@ import ipywidgets as W
 from .core import show_image
 from .attention import Attention, record_attention
 from .explore import Explorer, PatchPad, image_tensor, int_slider, _pair, _extent, _box
+from matplotlib.ticker import Formatter
 
 # %% ../nbs/03a_attention_maps.ipynb #c5418bb4
 def _as_ours(model:nn.Module)->nn.Module:
@@ -223,7 +224,16 @@ def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: s
     raise ValueError(f"cannot lay {nk} tokens out on a square grid over a {tuple(x.shape[1:])} image: "
                      "use `attention_maps` for other layouts")
 
-# %% ../nbs/03a_attention_maps.ipynb #12e0565d
+# %% ../nbs/03a_attention_maps.ipynb #709043ea
+class _DistinctTicks(Formatter):
+    "Tick labels with the fewest decimals that write every tick exactly: 0.0046, 0.0048, 0.005 -> 0.0046, 0.0048, 0.0050."
+    def __call__(self, x, pos=None):
+        locs = np.asarray(self.locs if len(self.locs) else [x], dtype=float)
+        step = np.diff(np.sort(locs)).min() if len(locs) > 1 else max(abs(x), 1e-12)
+        d = next((d for d in range(12) if np.allclose(np.round(locs, d), locs, rtol=0, atol=step * 1e-3)), 12)
+        return f'{x:.{d}f}'
+
+# %% ../nbs/03a_attention_maps.ipynb #581a4d72
 def plot_attention(
     attn,                  # `AttentionMaps` (from `attention_maps`), or a list of (1, h, N, N) maps of a square-grid ViT
     img=None,              # the image; None: the one stored in `maps`
@@ -239,30 +249,30 @@ def plot_attention(
     if not 0 <= layer < am.depth: raise ValueError(f"layer={layer}: expected a block index in 0..{am.depth - 1}")
     heat = rollout_map(am, layer, head, query, cache) if rollout else query_attention(am, layer, head, query)
     ws, (_, rc), P = am.window_sizes[layer], _query_rc(am, query), am.patch_size
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw=dict(width_ratios=[1, 1.2]))
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(7.4, 3.4), layout='constrained')   # labels kept inside the figure
     show_image(x, ax=a0)
     a0.imshow(heat.numpy(), cmap='inferno', alpha=0.6, extent=_extent(am.grid, am.patch_size), interpolation='nearest')
     im = a1.imshow(heat.numpy(), cmap='inferno', extent=_extent(am.grid, am.patch_size), interpolation='nearest')
-    fig.colorbar(im, ax=a1, fraction=0.046, format='%.3g')
+    fig.colorbar(im, ax=a1, shrink=0.9, format=_DistinctTicks())
     a1.set_xticks([]); a1.set_yticks([])
     for ax in (a0, a1):
         if rc is not None: _box(ax, *rc, 1, 1, P, 'cyan')
         if ws and not rollout: _box(ax, rc[0] // ws * ws, rc[1] // ws * ws, ws, ws, P, 'yellow')
     kind = f'window {ws}x{ws}' if ws else 'global'
     what = f'rollout through blocks 0..{layer}' if rollout else f'block {layer} ({kind})'
-    fig.suptitle(f"{what}, head {head}, query {'class token' if rc is None else rc}", y=0.98)
-    a0.set_title('on the image', fontsize=10); a1.set_title(f'max {heat.max().item():.3f}', fontsize=10)
-    fig.subplots_adjust(top=0.82, bottom=0.03, left=0.02, right=0.95, wspace=0.1)
+    fig.suptitle(f"{what}, head {head}, query {'class token' if rc is None else rc}")
+    a0.set_title('on the image', fontsize=10); a1.set_title(f'max {heat.max().item():.4g}', fontsize=10)
     return fig
 
-# %% ../nbs/03a_attention_maps.ipynb #f71341e7
+# %% ../nbs/03a_attention_maps.ipynb #169b0b4c
 def _heat(fig)->np.ndarray: return np.asarray(fig.axes[1].images[0].get_array())   # the bare grid panel
 
 class AttentionExplorer(Explorer):
     "Explore `plot_attention`: block, head or fusion, query patch (sliders or the patch pad), raw or rollout."
     name = 'attention-explorer'
-    def __init__(self, am:AttentionMaps, layer:int=None, head='mean', query=None, rollout:bool=False):
-        self.am, self._cache = am, {}
+    def __init__(self, am:AttentionMaps, layer:int=None, head='mean', query=None, rollout:bool=False,
+                 model:nn.Module=None, size=None, prep=None):   # model, size, prep: to run on an image loaded later
+        self.am, self._cache, self.model, self.size, self.prep = am, {}, model, size, prep
         (gh, gw), L = am.grid, am.depth
         r, c = query if isinstance(query, tuple) else (gh // 2, gw // 2)
         heads = [('mean', 'mean'), ('max', 'max'), ('min', 'min')] + [(f'head {i}', i) for i in range(am.num_heads)]
@@ -273,9 +283,15 @@ class AttentionExplorer(Explorer):
         if am.num_prefix:
             controls['cls'] = W.Checkbox(value=query == 'cls', description='query: class token', indent=False)
         self.pad = PatchPad(am.image, am.grid, lambda r, c: self.set(row=r, col=c, **({'cls': False} if am.num_prefix else {})))
-        super().__init__(controls, side=self.pad.ui)
+        super().__init__(controls, side=self.pad.ui, upload=model is not None)
 
     def _query(self, row, col, cls=False, **_): return 'cls' if cls else (row, col)
+
+    def use_image(self, x:Tensor):
+        "Run the model once on the image `x` and keep its maps; the pad shows the new image."
+        if self.model is None: raise ValueError("this explorer was built from maps alone: give it `model` to load images")
+        self.am, self._cache = attention_maps(self.model, x, self.size, self.prep), {}
+        self.pad.recolor(self.am.image)
 
     def draw(self, layer, head, row, col, mode, cls=False):
         "The figure of `plot_attention` for this state, with the query marked on the pad."
@@ -288,9 +304,9 @@ class AttentionExplorer(Explorer):
         heat = _heat(self.fig)
         r, c = divmod(int(heat.argmax()), heat.shape[1])
         return (f"block {layer}, head {head}, query {self._query(row, col, cls)}, {mode}: "
-                f"max {heat.max():.3f} at patch ({r}, {c})")
+                f"max {heat.max():.4g} at patch ({r}, {c})")
 
-# %% ../nbs/03a_attention_maps.ipynb #bed01e49
+# %% ../nbs/03a_attention_maps.ipynb #f004e722
 def attention_explorer(
     model:nn.Module,     # a `VisionTransformer`, `ViTDet`, transformers ViT, or any model built from `Attention`
     img,                 # the image: PIL, (C, H, W) tensor or (H, W, C) uint8 array
@@ -302,4 +318,4 @@ def attention_explorer(
     rollout:bool=False,  # start in rollout mode
 )->AttentionExplorer:
     "Widget to explore a model's attention on `img`: block, head, query patch (click or slide), raw or rollout."
-    return AttentionExplorer(attention_maps(model, img, size, prep), layer, head, query, rollout)
+    return AttentionExplorer(attention_maps(model, img, size, prep), layer, head, query, rollout, model, size, prep)

@@ -57,13 +57,14 @@ def unpatchify(
     x = x.permute(0, 5, 1, 3, 2, 4)           # -> b c gh p gw q
     return x.reshape(B, C, H, W)              # -> b c (gh p) (gw q)
 
-# %% ../nbs/01_patches.ipynb #88e50481
+# %% ../nbs/01_patches.ipynb #a8d36c81
 def plot_patch_grid(
     img,                 # PIL image or (C, H, W) tensor whose sides are multiples of `patch_size`
     patch_size:int=16,   # P, patch side in pixels
     numbers:bool=True,   # write each patch's index in the token sequence in its corner
     ax=None,             # matplotlib Axes to draw on; a new figure if None
     title:str=None,      # optional title
+    fontsize:float=5,    # size of the token numbers, in points
 ):                       # the matplotlib Figure
     "Draw the patch grid over an image, each patch labelled with its position in the token sequence."
     H, W = (img.height, img.width) if hasattr(img, 'height') else tuple(img.shape[-2:])
@@ -76,7 +77,7 @@ def plot_patch_grid(
     if numbers:
         for i in range(H // P):
             for j in range(W // P):
-                ax.text(j * P + 1, i * P + 1, str(i * (W // P) + j), color='yellow', fontsize=5, va='top')
+                ax.text(j * P + 1, i * P + 1, str(i * (W // P) + j), color='yellow', fontsize=fontsize, va='top')
     return ax.figure
 
 # %% ../nbs/01_patches.ipynb #8ed1bb03
@@ -213,7 +214,7 @@ def patch_sizes(img_size, smallest:int=2)->list:
     H, W = _pair(img_size)
     return [p for p in range(smallest, min(H, W) + 1) if H % p == 0 and W % p == 0]
 
-# %% ../nbs/01_patches.ipynb #40b47fe2
+# %% ../nbs/01_patches.ipynb #1970505d
 def plot_patch_explorer(
     img,                # PIL image or (C, H, W) tensor
     patch_size:int=16,  # P, must divide both sides
@@ -223,8 +224,9 @@ def plot_patch_explorer(
     x = image_tensor(img)
     H, W = x.shape[1:]
     st, sizes = patch_stats((H, W), patch_size), patch_sizes((H, W))
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(8.5, 3.8), gridspec_kw=dict(width_ratios=[1, 1.2]))
-    plot_patch_grid(x, patch_size, numbers=st['tokens'] <= 64, ax=a0)
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(8.5, 3.8), gridspec_kw=dict(width_ratios=[1, 1.2]),
+                                 layout='constrained')   # every label inside the figure
+    plot_patch_grid(x, patch_size, numbers=max(st['grid']) <= 14, ax=a0, fontsize=7)   # numbers only where they fit
     a0.set_title(f"P={patch_size}: {st['grid'][0]}x{st['grid'][1]} = {st['tokens']} tokens")
     n = [patch_stats((H, W), p)['tokens'] for p in sizes]
     a1.loglog(sizes, n, 'o-', label='tokens N'); a1.loglog(sizes, [t * t for t in n], 's-', label='attention scores N²')
@@ -233,7 +235,7 @@ def plot_patch_explorer(
     a1.set_title(f"{st['scores']:,} scores per head and block")
     return fig
 
-# %% ../nbs/01_patches.ipynb #2708b88c
+# %% ../nbs/01_patches.ipynb #e401b372
 class PatchExplorer(Explorer):
     "Explore `plot_patch_explorer` with a patch-size slider."
     name = 'patch-explorer'
@@ -247,6 +249,9 @@ class PatchExplorer(Explorer):
     def draw(self, patch):
         "The grid and the costs for patch size `patch`."
         return plot_patch_explorer(self.x, patch)
+    def use_image(self, x:Tensor):
+        "Cut the image `x` instead, resized to the current image's size (so every patch size still divides it)."
+        self.x = image_tensor(x, self.x.shape[1:])
     def describe(self, patch):
         "Tokens and attention scores at patch size `patch`."
         st = patch_stats(self.x.shape[1:], patch)

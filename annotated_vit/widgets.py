@@ -155,7 +155,7 @@ def _routing_tile(rm:RoutingMaps, x:np.ndarray, i:int, j:int)->np.ndarray:   # x
     if not rm.reached[i, j]: return 0.15 * x + 0.85 * 0.6                      # greyed out
     return x * (0.25 + 0.75 * _upsample(rm.keep[i, j], *x.shape[:2]))[..., None]   # skipped tokens darkened
 
-# %% ../nbs/10_widgets.ipynb #a6933c50
+# %% ../nbs/10_widgets.ipynb #9263e296
 def plot_routing(
     rm:RoutingMaps,     # from `routing_maps`
     img=None,           # the image to draw on; None: the one stored in `rm`
@@ -172,7 +172,7 @@ def plot_routing(
     H, W = xs.shape[:2]
     g = max(2, H // 8)                                    # gap between tiles, pixels
     mosaic = np.ones((S * (H + g), M * (W + g), 3))       # one image for all tiles: one Axes draws fast
-    fig = plt.figure(figsize=(1.9 * M + 4.5, 1.9 * max(S, 2) + 0.3))
+    fig = plt.figure(figsize=(1.45 * M + 3.9, 1.5 * max(S, 2) + 0.4))   # about 1000 px wide at the explorers' 100 dpi
     gs = fig.add_gridspec(max(S, 2), 2, width_ratios=[M, 2.2], left=0.04, right=0.98, bottom=0.06, top=0.95,
                           wspace=0.12, hspace=0.35)
     ax = fig.add_subplot(gs[:, 0])
@@ -213,21 +213,37 @@ def plot_routing_compare(
         _draw_cost(axs[2, col], rm, budget)
     return fig
 
-# %% ../nbs/10_widgets.ipynb #336494c6
+# %% ../nbs/10_widgets.ipynb #29d46bd0
 class RoutingExplorer(Explorer):
     "Explore `plot_routing`: the image (if several) and the token whose path is drawn."
     name = 'routing-explorer'
-    def __init__(self, rms:dict, token=None, budget=None):
-        self.rms, self.budget = rms, budget
+    def __init__(self, rms:dict, token=None, budget=None,
+                 model:nn.Module=None, size=None, prep=None):   # model, size, prep: to run on an image loaded later
+        self.rms, self.budget, self.model, self.size, self.prep = rms, budget, model, size, prep
         first = next(iter(rms.values()))
         H0, W0 = first.keep[0, 0].shape
         r, c = token if token is not None else (H0 // 2, W0 // 2)
         controls = dict(row=int_slider(r, H0 - 1, 'token row'), col=int_slider(c, W0 - 1, 'token col'))
         if len(rms) > 1: controls = dict(image=W.Dropdown(options=list(rms), description='image'), **controls)
-        self.pad = PatchPad(first.image, (H0, W0), lambda r, c: self.set(row=r, col=c))
-        super().__init__(controls, side=self.pad.ui)
+        self.pad = PatchPad(first.image, (H0, W0), lambda r, c: self.set(row=r, col=c), cell=13)
+        super().__init__(controls, side=self.pad.ui, upload=model is not None)
 
     def _rm(self, image=None): return self.rms[image] if image is not None else next(iter(self.rms.values()))
+
+    def use_image(self, x:Tensor):
+        "Run the model once on the image `x`, at the size of the first image, and show it."
+        if self.model is None: raise ValueError("this explorer was built from routing maps alone: give it `model`")
+        first = next(iter(self.rms.values()))
+        key = 'your image' if 'image' in self.controls else None
+        self.rms[key] = routing_maps(self.model, x, self.size or tuple(first.image.shape[-2:]), self.prep)
+        if key is not None:
+            dd, self._hold = self.controls['image'], True
+            try:
+                if key not in dd.options: dd.options = [*dd.options, key]
+                dd.value = key
+            finally: self._hold = False
+        self.pad.recolor(self.rms[key].image)
+        self._painted = key
 
     def draw(self, row, col, image=None):
         "The figure of `plot_routing` for this image and token, the pad showing the image."
@@ -259,4 +275,4 @@ def routing_explorer(
     "Widget: per stage the kept and skipped tokens on the image, one token's path, where the image went down, the cost."
     imgs = img if isinstance(img, dict) else ({f'image {i}': m for i, m in enumerate(img)} if isinstance(img, (list, tuple)) else {'image': img})
     rms = {name: routing_maps(model, m, size, prep) for name, m in imgs.items()}
-    return RoutingExplorer(rms if len(rms) > 1 else {None: rms.popitem()[1]}, token, budget)
+    return RoutingExplorer(rms if len(rms) > 1 else {None: rms.popitem()[1]}, token, budget, model, size, prep)

@@ -166,7 +166,7 @@ def window_visibility(
     vis[rq // ws * ws:(rq // ws + 1) * ws, cq // ws * ws:(cq // ws + 1) * ws] = seen.reshape(ws, ws)
     return vis.roll((s, s), (0, 1))[:gh, :gw]            # roll back to image positions
 
-# %% ../nbs/04_windows.ipynb #6b853abb
+# %% ../nbs/04_windows.ipynb #ae062a4e
 def plot_window_view(
     img,                # PIL image or (C, H, W) tensor, sides multiples of `patch_size`
     window_size:int,    # ws, window side in tokens; 0: global
@@ -181,17 +181,20 @@ def plot_window_view(
     gh, gw = x.shape[1] // P, x.shape[2] // P
     s = ws // 2 if shift is None else shift
     views = [('window block', ws, 0), ('global block', 0, 0)] + ([(f'shifted windows (s={s})', ws, s)] if ws > 1 and s else [])
-    fig, axs = plt.subplots(1, 1 + len(views), figsize=(3.6 * (1 + len(views)), 3.8))
+    fig, axs = plt.subplots(1, 1 + len(views), figsize=(2.45 * (1 + len(views)), 2.9), layout='constrained')
     plot_windows(x, ws, P, ax=axs[0])
     for ax, (title, w, sh) in zip(axs[1:], views):
         vis = window_visibility((gh, gw), w, query, sh)
         show_image(x, ax=ax)
         ax.imshow((~vis).numpy(), cmap='gray_r', alpha=0.7 * (~vis).float().numpy(), extent=_extent((gh, gw), P), vmin=0, vmax=1)
         ax.set_title(f'{title}\nsees {int(vis.sum())} of {gh * gw} tokens')
-    for ax in axs: _box(ax, *query, 1, 1, (P, P), 'cyan')
+    for ax in axs:
+        _box(ax, *query, 1, 1, (P, P), 'cyan')
+        ax.title.set_fontsize(10)   # two-line titles that fit their panel
+    fig.get_layout_engine().set(h_pad=0.08)   # room for the titles, which settle above the images on the first draw
     return fig
 
-# %% ../nbs/04_windows.ipynb #ea09c2fd
+# %% ../nbs/04_windows.ipynb #266a607e
 class WindowExplorer(Explorer):
     "Explore `plot_window_view`: window size, query token and shift."
     name = 'window-explorer'
@@ -205,6 +208,11 @@ class WindowExplorer(Explorer):
         super().__init__(controls, side=self.pad.ui)
 
     def _shift(self, window, shift): return None if shift == 0 or shift >= window else shift
+
+    def use_image(self, x:Tensor):
+        "Show the image `x` instead, resized to the current image's size (the same token grid); the pad shows it."
+        self.x = image_tensor(x, self.x.shape[1:])
+        self.pad.recolor(self.x)
 
     def draw(self, window, row, col, shift):
         "The figure of `plot_window_view` for this state, with the query marked on the pad."
