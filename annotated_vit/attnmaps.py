@@ -20,10 +20,15 @@ from .attention import Attention, record_attention
 from .explore import Explorer, PatchPad, image_tensor, int_slider, _pair, _extent, _box
 from matplotlib.ticker import Formatter
 
-# %% ../nbs/03a_attention_maps.ipynb #c5418bb4
+# %% ../nbs/03a_attention_maps.ipynb #cb8f4353
 def _as_ours(model:nn.Module)->nn.Module:
     "A transformers ViT becomes our `VisionTransformer`; other models pass through."
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a model (nn.Module), got {type(model).__name__}")
     if any(isinstance(m, Attention) for m in model.modules()): return model
+    if hasattr(model, 'patch_embed') and hasattr(model, 'blocks'):   # one of ours, without attention
+        raise ValueError(f"{type(model).__name__} has no attention blocks ({len(model.blocks)} blocks, none with "
+                         "attention): there is no attention map to record; build it with depth >= 1")
     if getattr(getattr(model, 'config', None), 'model_type', None) == 'vit':
         from annotated_vit.vit import from_hf_vit
         return from_hf_vit(model)
@@ -212,9 +217,17 @@ def rollout_map(
     q, _ = _query_rc(am, query)
     return attention_rollout(mats, None, query=q)[am.num_prefix:].reshape(am.grid)
 
-# %% ../nbs/03a_attention_maps.ipynb #6ffeb2c3
+# %% ../nbs/03a_attention_maps.ipynb #3ec6836e
 def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: square grid, 0 or 1 prefix token
-    if isinstance(maps, AttentionMaps): return maps
+    if isinstance(maps, AttentionMaps):
+        if maps.depth == 0: raise ValueError("plot_attention: these AttentionMaps hold no block: nothing to draw")
+        return maps
+    if isinstance(maps, nn.Module):
+        raise TypeError(f"plot_attention takes attention maps, not a model ({type(maps).__name__}): "
+                        "use plot_attention(attention_maps(model, img))")
+    if not isinstance(maps, (list, tuple)) or len(maps) == 0:
+        raise ValueError(f"plot_attention: expected AttentionMaps or a non-empty list of (1, h, N, N) maps, got "
+                         f"{type(maps).__name__}" + (' of length 0' if isinstance(maps, (list, tuple)) else ''))
     if img is None: raise ValueError("plot_attention: pass `img` with a list of maps (or use `attention_maps`)")
     x, nk = image_tensor(img), maps[0].shape[-1]
     for p in (1, 0):
