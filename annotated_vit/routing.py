@@ -22,7 +22,7 @@ from .vit import Block
 from .pyramid import (AllTokens, OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2,
                                    count_macs, count_params, pvt_v2_sizes)
 
-# %% ../nbs/08_routing.ipynb #3359eaa1
+# %% ../nbs/08_routing.ipynb #4b6d56ff
 class RoutingGate(nn.Module):
     "Binary routing gate: linear to (compute, skip) logits; hard Gumbel-softmax in training, moving-average weights at eval."
     def __init__(self,
@@ -46,7 +46,8 @@ class RoutingGate(nn.Module):
         self.decision = nn.Identity()   # hook point: keep, (B, ...tokens) or (B,), values 0/1
 
     @property
-    def tau(self)->float:   # the Gumbel-softmax temperature
+    def tau(self)->float:
+        "The Gumbel-softmax temperature (a number > 0; it scales the straight-through gradient)."
         return self._tau
 
     @tau.setter
