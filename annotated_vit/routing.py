@@ -92,12 +92,12 @@ class RoutingGate(nn.Module):
         self.ema_weight.lerp_(self.proj.weight, 1 - self.momentum)
         self.ema_bias.lerp_(self.proj.bias, 1 - self.momentum)
 
-# %% ../nbs/08_routing.ipynb #90c8bb86
+# %% ../nbs/08_routing.ipynb #8b76cea9
 def update_gate_ema(model:nn.Module):   # any model with `RoutingGate`s; call after each optimizer step
     "Update the moving-average weights of every `RoutingGate` in `model`."
-    for m in model.modules():
-        if isinstance(m, RoutingGate):
-            m.update_ema()
+    gates = [m for m in model.modules() if isinstance(m, RoutingGate)]
+    if not gates: raise ValueError(f"update_gate_ema: no `RoutingGate` in {type(model).__name__}, nothing to update")
+    for m in gates: m.update_ema()
 
 # %% ../nbs/08_routing.ipynb #147c2d32
 def force_gates(
