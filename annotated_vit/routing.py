@@ -22,7 +22,7 @@ from .vit import Block
 from .pyramid import (AllTokens, OverlapPatchEmbed, PyramidStage, PyramidVisionTransformerV2,
                                    count_macs, count_params, pvt_v2_sizes)
 
-# %% ../nbs/08_routing.ipynb #f3f2f35b
+# %% ../nbs/08_routing.ipynb #4b6d56ff
 class RoutingGate(nn.Module):
     "Binary routing gate: linear to (compute, skip) logits; hard Gumbel-softmax in training, moving-average weights at eval."
     def __init__(self,
@@ -35,7 +35,7 @@ class RoutingGate(nn.Module):
         super().__init__()
         if not 0 < init_keep < 1: raise ValueError(f"init_keep={init_keep} must lie strictly between 0 and 1")
         if not 0 <= momentum < 1: raise ValueError(f"momentum={momentum} must lie in [0, 1)")
-        self.pool, self.tau, self.momentum = pool, tau, momentum
+        self.pool, self.tau, self.momentum = pool, tau, momentum   # `tau` is checked by its setter below
         self.proj = nn.Linear(dim, 2)   # route logits: (compute, skip)
         with torch.no_grad():
             self.proj.weight.zero_()
@@ -44,6 +44,18 @@ class RoutingGate(nn.Module):
         self.register_buffer('ema_bias', self.proj.bias.detach().clone())
         self.force = None               # None: learned; a number p in [0, 1]: keep with probability p
         self.decision = nn.Identity()   # hook point: keep, (B, ...tokens) or (B,), values 0/1
+
+    @property
+    def tau(self)->float:
+        "The Gumbel-softmax temperature (a number > 0; it scales the straight-through gradient)."
+        return self._tau
+
+    @tau.setter
+    def tau(self, value:float):
+        "Set the temperature; it divides the logits, so it must be a positive number (0 or less gives NaN decisions)."
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"RoutingGate: tau (the Gumbel-softmax temperature) must be a number > 0, got {value!r}")
+        self._tau = float(value)
 
     def route_logits(self, x:Tensor)->Tensor:   # x (B, ..., C) -> (B, ..., 2); pooled to (B, 2) for a column gate
         "The (compute, skip) logits: the trained weights in training, their moving average at evaluation."
@@ -80,20 +92,25 @@ class RoutingGate(nn.Module):
         self.ema_weight.lerp_(self.proj.weight, 1 - self.momentum)
         self.ema_bias.lerp_(self.proj.bias, 1 - self.momentum)
 
-# %% ../nbs/08_routing.ipynb #90c8bb86
+# %% ../nbs/08_routing.ipynb #8b76cea9
 def update_gate_ema(model:nn.Module):   # any model with `RoutingGate`s; call after each optimizer step
     "Update the moving-average weights of every `RoutingGate` in `model`."
-    for m in model.modules():
-        if isinstance(m, RoutingGate):
-            m.update_ema()
+    gates = [m for m in model.modules() if isinstance(m, RoutingGate)]
+    if not gates: raise ValueError(f"update_gate_ema: no `RoutingGate` in {type(model).__name__}, nothing to update")
+    for m in gates: m.update_ema()
 
-# %% ../nbs/08_routing.ipynb #fff72b2f
+# %% ../nbs/08_routing.ipynb #147c2d32
 def force_gates(
     model:nn.Module,   # any model with `RoutingGate`s
     row:float=None,    # keep probability forced on every row (per-token) gate; None: learned decisions
     col:float=None,    # the same for every column (per-image) gate
 )->nn.Module:          # the model, for chaining
     "Force the gates of `model`: 1 = always on (the fully activated grid), 0 = always off, p = random at rate p."
+    for name, p in (('row', row), ('col', col)):
+        if p is not None and not 0 <= p <= 1:
+            raise ValueError(f"force_gates: {name} is a keep probability and must lie in [0, 1] (or be None), got {p!r}")
+    if not any(isinstance(m, RoutingGate) for m in model.modules()):
+        raise ValueError(f"force_gates: no `RoutingGate` in {type(model).__name__}, nothing to force")
     for m in model.modules():
         if isinstance(m, RoutingGate):
             m.force = col if m.pool else row
@@ -117,14 +134,14 @@ def _check_keep(x:Tensor, keep:Tensor):   # x (B, *tokens, C), keep (B, *tokens)
         raise ValueError(f"keep must hold one decision per token of x: x is {tuple(x.shape)} (channels last), "
                          f"so keep must be {tuple(x.shape[:-1])}, got {tuple(keep.shape)}")
 
-# %% ../nbs/08_routing.ipynb #e414b052
+# %% ../nbs/08_routing.ipynb #93bdec21
 class KeptTokens:
     "The K kept tokens of a (B, *grid) mask as rows: gather them from a map, scatter rows back, group them by image."
     def __init__(self,
         keep:Tensor,   # (B, *grid) decisions, 0/1; a token is kept where keep > 0
     ):
         self.grid = tuple(keep.shape)
-        flat = keep.reshape(keep.shape[0], -1) > 0                 # (B, N)
+        flat = keep.reshape(keep.shape[0], math.prod(keep.shape[1:])) > 0   # (B, N); B may be 0
         self.idx = flat.flatten().nonzero()[:, 0]                  # (K,) kept positions among the B*N tokens
         self.K = self.idx.numel()
         counts = flat.sum(1)                                       # (B,) kept tokens per image
@@ -314,7 +331,7 @@ def sparse_stage(
     tokens = SparseTokens(keep)
     return x if tokens.K == 0 else _run_stage(stage, x, tokens)
 
-# %% ../nbs/08_routing.ipynb #a0e062a4
+# %% ../nbs/08_routing.ipynb #20654e9b
 def budget_loss(
     cost:Tensor,     # expected MACs of the routing space per image, (B,) (from `DiT.forward_with_cost`)
     base:float,      # C_base: MACs of the plain PVTv2 of the same size at the same resolution
@@ -322,6 +339,10 @@ def budget_loss(
     lam:float=1.0,   # weight lambda of the loss
 )->Tensor:           # scalar lam * (mean(cost) / base - mu)^2
     "DiT's complexity loss (Eq. 7): lambda * (C_space / C_base - mu)^2, with C_space averaged over the batch first."
+    if not base > 0: raise ValueError(f"budget_loss: base (the MACs of the plain PVTv2) must be > 0, got {base!r}")
+    if not mu >= 0: raise ValueError(f"budget_loss: mu (the target ratio C_space / C_base) must be >= 0, got {mu!r}")
+    if not lam >= 0: raise ValueError(f"budget_loss: lam (the weight of the loss) must be >= 0, got {lam!r}")
+    if cost.numel() == 0: raise ValueError("budget_loss: cost is empty (a batch of 0 images has no mean cost)")
     return lam * (cost.mean() / base - mu) ** 2
 
 # %% ../nbs/08_routing.ipynb #8b8816f9
@@ -334,7 +355,22 @@ def budget_weight(
     if progress < start: return 0.
     return 1. if ramp <= 0 else min(1., (progress - start) / ramp)
 
-# %% ../nbs/08_routing.ipynb #c40ef8d6
+# %% ../nbs/08_routing.ipynb #df5f788b
+def _check_images(x, in_chans:int, who:str='DiT'):   # x must be a (B, in_chans, H, W) float tensor
+    "Clear errors for what a learner might pass instead of a batch of image tensors."
+    if not isinstance(x, Tensor):
+        hint = (" (a PIL image: convert it with `annotated_vit.core.to_tensor(img)[None]`, normalised as in training)"
+                if type(x).__module__.startswith('PIL') else '')
+        raise TypeError(f"{who}: expected a (B, {in_chans}, H, W) float tensor, got a {type(x).__name__}{hint}")
+    if x.ndim != 4:
+        hint = " (one image? add the batch dimension: x[None])" if x.ndim == 3 else ''
+        raise ValueError(f"{who}: expected a (B, {in_chans}, H, W) tensor, got shape {tuple(x.shape)}{hint}")
+    if x.shape[1] != in_chans:
+        raise ValueError(f"{who}: expected {in_chans} channels in dimension 1 of (B, C, H, W), got shape {tuple(x.shape)}"
+                         + (" (channels last? use x.permute(0, 3, 1, 2))" if x.shape[-1] == in_chans else ''))
+    if not x.is_floating_point():
+        raise TypeError(f"{who}: expected float pixels, got {x.dtype} (uint8 images: use `annotated_vit.core.to_tensor`)")
+
 def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (B, H, W, C) -> (B, H/2, W/2, C')
     "A gated patch embedding: g * P(x); in sparse mode P runs only on the images whose gate is on."
     if not sparse:
@@ -348,7 +384,7 @@ def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (
     out = x.new_zeros(B, (H + 1) // 2, (W + 1) // 2, P.proj.out_channels)
     return out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
 
-# %% ../nbs/08_routing.ipynb #f042620c
+# %% ../nbs/08_routing.ipynb #2168c5ed
 class DiT(nn.Module):
     "DiT (Dynamic Token Routing, Ma et al. 2023; not the diffusion transformer): PVTv2 stages on a routed scale x depth grid."
     def __init__(self,
@@ -384,6 +420,7 @@ class DiT(nn.Module):
 
     def route(self, x:Tensor, sparse:bool=None)->tuple:   # -> ([F_0M .. F_3M], cost (B,))
         "Walk the grid (Eq. 4), returning the last node of every row and each image's expected MACs (Eq. 5-6)."
+        _check_images(x, self.in_chans)
         sparse = not self.training if sparse is None else sparse
         M, B = self.num_columns, x.shape[0]
         costs = self.node_macs(*x.shape[-2:])
@@ -496,13 +533,24 @@ fig4_imagenet_keep = (   # DiT paper, Fig. 4 (ImageNet): fraction of tokens thro
     (0.0, 0.68, 0.30, 0.08),   # 1/16
     (0.0, 0.0, 0.46, 0.42))    # 1/32
 
-# %% ../nbs/08_routing.ipynb #938e16b1
+# %% ../nbs/08_routing.ipynb #1b5ded19
 def fix_routing(
     model:DiT,                         # a DiT
     row_keep=fig4_imagenet_keep,       # (4, M) keep rate of every stage edge
     down_at=(0, 1, 2),                 # the column j at which images go down from row i (one per row 0..2)
 ):
     "Replace the learned gates by random decisions at fixed rates (for benchmarks and the paper's Fig. 4 routing)."
+    if not isinstance(model, DiT): raise TypeError(f"fix_routing: expected a DiT, got a {type(model).__name__}")
+    M = model.num_columns
+    shape = [len(r) for r in row_keep]
+    if shape != [M] * 4:
+        raise ValueError(f"fix_routing: row_keep must hold 4 rows (scales) of {M} keep rates (columns), one per stage "
+                         f"edge, got rows of lengths {shape}")
+    if not all(0 <= float(p) <= 1 for r in row_keep for p in r):
+        raise ValueError(f"fix_routing: every keep rate in row_keep must lie in [0, 1], got {row_keep}")
+    if len(down_at) != 3 or not all(0 <= int(j) < M for j in down_at):
+        raise ValueError(f"fix_routing: down_at must give, for each of the rows 0, 1, 2, a column j in 0..{M - 1} "
+                         f"where images go down, got {tuple(down_at)}")
     for i, gs in enumerate(model.row_gates):
         for j, g in enumerate(gs): g.force = float(row_keep[i][j])
     for i, gs in enumerate(model.col_gates):

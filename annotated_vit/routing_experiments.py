@@ -152,7 +152,7 @@ class TopKGate(RoutingGate):
         top = torch.zeros_like(s).scatter_(1, s.topk(k, dim=1).indices, 1.)
         return (torch.stack([top, 1 - top], -1) * 1e4).view(*x.shape[:-1], 2)
 
-# %% ../nbs/09b_routing_experiments.ipynb #c845b961
+# %% ../nbs/09b_routing_experiments.ipynb #6b21e466
 @torch.no_grad()
 def cost_ratio(
     model:DiT,   # gates as they are (learned, forced or rules)
@@ -169,9 +169,16 @@ def calibrate_keep(
     seed:int=0,          # the random gates draw from this seed at every evaluation
 )->float:                # the keep rate p
     "Keep rate p of every gate (forced random) at which `model` costs `target` times the PVTv2, by bisection."
+    if not target > 0: raise ValueError(f"calibrate_keep: target (a cost / PVTv2's) must be > 0, got {target!r}")
     lo, hi, was = 0., 1., model.training
     model.eval()
     try:
+        for p, side in ((0., 'cheapest'), (1., 'fully activated')):   # the range the bisection can reach
+            torch.manual_seed(seed)
+            c = cost_ratio(force_gates(model, row=p, col=p), x)
+            if (p == 0. and target < c) or (p == 1. and target > c):
+                raise ValueError(f"calibrate_keep: target={target} is out of reach: the {side} routing "
+                                 f"(every gate forced to {p:g}) already costs {c:.3f} times the PVTv2")
         for _ in range(steps):
             p = (lo + hi) / 2
             torch.manual_seed(seed)

@@ -25,7 +25,7 @@ import annotated_vit
 from .pyramid import AllTokens, PyramidStage, SRAttention
 from .routing import RoutedBlock, register_fast, _run_stage, _sparse_vit_block
 
-# %% ../nbs/08a_sparse.ipynb #c840defc
+# %% ../nbs/08a_sparse.ipynb #0a208672
 def _inverse(index:Tensor, n:int)->Tensor:   # index (K,) distinct positions < n -> (n,) row of each position, K if none
     "For a list of K distinct positions, the row holding each of n positions, or K (one zero row after the K)."
     inv = torch.full((n,), index.numel(), dtype=torch.long, device=index.device)
@@ -35,7 +35,7 @@ class _KeptTokens(AllTokens):
     "The kept tokens of a (B, H, W) mask as rows, with the tables of the fast sparse mode: gather, scatter, batch, conv maps."
     def __init__(self, keep:Tensor):
         self.B, self.grid = keep.shape[0], tuple(keep.shape[1:])
-        self.N = keep[0].numel()
+        self.N = keep.shape[1:].numel()                        # tokens per image (also for a batch of 0)
         flat = keep.reshape(-1) > 0
         self.idx = flat.nonzero().squeeze(1)                   # (K,) positions in the B*N token list
         self.K = self.idx.numel()
@@ -216,7 +216,7 @@ def _reduce_kept(attn:SRAttention, a:Tensor, kt:_KeptTokens)->tuple:   # a (K, C
         r = F.linear(Z.view(kt.B * Lc, R * R * C), W.t(), attn.sr.bias)   # (B*Lc, C')
     return attn.norm(r).view(kt.B, Lc, C), _cell_bias(pad, a.dtype)
 
-# %% ../nbs/08a_sparse.ipynb #a1eb62d7
+# %% ../nbs/08a_sparse.ipynb #26029848
 _CSRC = Path(annotated_vit.__file__).parent / 'csrc'   # the C++ sources, shipped with the package
 _KERNELS = True   # tests set it False to run the PyTorch versions of the compiled pieces
 
@@ -235,9 +235,15 @@ def _kernels():   # -> the compiled extension, or None where it cannot be built
         from torch.utils.cpp_extension import is_ninja_available, load
         if not is_ninja_available():
             raise RuntimeError("ninja is not installed")
+        from torch.utils.cpp_extension import _get_build_directory
         cap, flags, ldflags = _build_flags()
         files = ['dw_taps.cpp'] + (['small_mm.cpp', 'sparse_block.cpp'] if '-DANNOTATED_VIT_AVX2' in flags else [])
-        return load(f'annotated_vit_kernels_{cap.lower()}', [str(_CSRC / f) for f in files + ['bindings.cpp']],
+        name = f'annotated_vit_kernels_{cap.lower()}'
+        build = Path(_get_build_directory(name, verbose=False))
+        if not (build / f'{name}.so').exists():   # the first use on this machine: say why the call takes a while
+            print(f"annotated_vit: building the sparse mode's C++ kernels in {build} (once; a minute or more, "
+                  "cached on disk for later runs)...", file=sys.stderr, flush=True)
+        return load(name, [str(_CSRC / f) for f in files + ['bindings.cpp']],
                     extra_cflags=flags, extra_ldflags=ldflags)
     except Exception as e:
         warnings.warn(f"annotated_vit: the sparse mode's compiled kernels could not be built ({type(e).__name__}: {e}); "
