@@ -11,8 +11,9 @@ __all__ = ['main', 'shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config',
            'checkpoint_meta', 'load_checkpoint', 'DDPCB', 'WithGroups', 'shapes_vit', 'ThreadsCB', 'shapes_dls',
            'train_shapes', 'group_table', 'verdict', 'plot_group_accuracy', 'weights_digest', 'load_shapes_vit',
            'GridClassifier', 'shapes_vitdet', 'RoutingCB', 'shapes_dit', 'load_shapes_dit', 'routing_by_group',
-           'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep', 'ablation_model',
-           'run_ablations', 'ablation_table', 'ordering_verdict']
+           'shapes_pvt_config', 'shapes_pvt', 'load_shapes_pvt', 'region_counts', 'keep_by_region', 'descents_by_group',
+           'region_table', 'descent_table', 'plot_kept_tokens', 'routing_summary', 'plot_routing_summary', 'TopKGate',
+           'cost_ratio', 'calibrate_keep', 'ablation_model', 'run_ablations', 'ablation_table', 'ordering_verdict']
 
 # %% ../nbs/09c_train.ipynb #4d9b51f4
 import json, os, time
@@ -24,7 +25,7 @@ from .learner import *
 from .experiments import *
 from .routing_experiments import *
 
-# %% ../nbs/09c_train.ipynb #893e208c
+# %% ../nbs/09c_train.ipynb #b1d2ed63
 _all_ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'shapes_dit_config', 'ABLATIONS', 'PAPER_TABLES_6_7',
          'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs',
          'is_distributed', 'get_rank', 'get_world_size', 'ShardSampler', 'DataLoaders', 'get_dls', 'param_groups',
@@ -33,10 +34,12 @@ _all_ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'shapes_d
          'load_checkpoint', 'DDPCB', 'WithGroups', 'shapes_vit', 'ThreadsCB', 'shapes_dls', 'train_shapes',
          'group_table', 'verdict', 'plot_group_accuracy', 'weights_digest', 'load_shapes_vit', 'main',
          'GridClassifier', 'shapes_vitdet', 'RoutingCB', 'shapes_dit', 'load_shapes_dit', 'routing_by_group',
+         'shapes_pvt_config', 'shapes_pvt', 'load_shapes_pvt', 'region_counts', 'keep_by_region', 'descents_by_group',
+         'region_table', 'descent_table', 'plot_kept_tokens',
          'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep', 'ablation_model',
          'run_ablations', 'ablation_table', 'ordering_verdict']   # the learner, the experiments and the command line
 
-# %% ../nbs/09c_train.ipynb #de37a4a8
+# %% ../nbs/09c_train.ipynb #0f501e9f
 def main(
     out:str=None,          # checkpoint (safetensors) that rank 0 writes; None: none
     summary:str=None,      # JSON that rank 0 writes: settings, history, every rank's weight digest
@@ -50,11 +53,14 @@ def main(
     threads:int=1,         # torch threads per process
     quiet:bool=False,      # no progress bars
     palette:str='gray',    # `ShapesDataset` palette
-    arch:str='vit',        # 'vit': `shapes_vit`; 'dit': `shapes_dit`, trained with `RoutingCB(mu)`
+    arch:str='vit',        # 'vit': `shapes_vit`; 'pvt': `shapes_pvt`; 'dit': `shapes_dit`, trained with `RoutingCB`
     mu:float=1.0,          # DiT only: target expected MACs / the plain PVTv2's
+    lam:float=1.0,         # DiT only: weight of the budget loss
+    warmup:float=0.4,      # DiT only: fraction of the steps before the budget loss starts (`RoutingCB.start`)
 ):
     "Train `shapes_vit` (or `shapes_dit`) on `ShapesDataset`; under `torchrun --nproc_per_node N` on N processes (gloo)."
-    if arch not in ('vit', 'dit'): raise ValueError(f"main: arch must be 'vit' or 'dit', got {arch!r}")
+    if arch not in ('vit', 'pvt', 'dit'): raise ValueError(f"main: arch must be 'vit', 'pvt' or 'dit', got {arch!r}")
+    if not 0 <= warmup <= 1: raise ValueError(f"main: --warmup is a fraction of the training steps, in [0, 1]; got {warmup}")
     for name, v in dict(n_train=n_train, n_valid=n_valid, epochs=epochs, bs=bs, threads=threads).items():
         if v < 1: raise ValueError(f"main: --{name} must be at least 1, got {v}")
     if not lr > 0: raise ValueError(f"main: --lr must be positive, got {lr}")
@@ -64,9 +70,11 @@ def main(
         settings = dict(n_train=n_train, n_valid=n_valid, epochs=epochs, bs=bs, lr=lr, wd=wd, seed=seed,
                         world_size=get_world_size(), palette=palette, arch=arch)
         set_seed(seed)
-        model, config = (shapes_vit(), shapes_vit_config) if arch == 'vit' else (shapes_dit(), shapes_dit_config)
-        cbs = [RoutingCB(mu=mu)] if arch == 'dit' else []
-        if arch == 'dit': settings['mu'] = mu
+        build, config = dict(vit=(shapes_vit, shapes_vit_config), pvt=(shapes_pvt, shapes_pvt_config),
+                             dit=(shapes_dit, shapes_dit_config))[arch]
+        model = build()
+        cbs = [RoutingCB(mu=mu, lam=lam, start=warmup)] if arch == 'dit' else []
+        if arch == 'dit': settings.update(mu=mu, lam=lam, warmup=warmup)
         dls = shapes_dls(n_train, n_valid, bs=bs, seed=seed, palette=palette)
         t0 = time.time()
         learn = train_shapes(model, dls, epochs=epochs, lr=lr, wd=wd, threads=threads, progress=not quiet, cbs=cbs)
