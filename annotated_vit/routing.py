@@ -384,7 +384,7 @@ def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (
     out = x.new_zeros(B, (H + 1) // 2, (W + 1) // 2, P.proj.out_channels)
     return out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
 
-# %% ../nbs/08_routing.ipynb #12656eb5
+# %% ../nbs/08_routing.ipynb #ad5d59e2
 class DiT(nn.Module):
     "DiT (Dynamic Token Routing, Ma et al. 2023; not the diffusion transformer): PVTv2 stages on a routed scale x depth grid."
     def __init__(self,
@@ -488,11 +488,12 @@ class DiT(nn.Module):
         return self.head(x.mean(dim=(1, 2)))
 
     def forward(self,
-        x:Tensor,           # images (B, 3, H, W)
-        sparse:bool=None,   # None: the sparse mode in eval, the masked mode in training; True/False: that mode
-    )->Tensor:              # logits (B, num_classes)
+        x:Tensor,            # images (B, 3, H, W)
+        sparse:bool=None,    # None: the sparse mode in eval, the masked mode in training; True/False: that mode
+        pyramid:bool=False,  # True: walk the whole grid, as a dense task does (the same logits, more work)
+    )->Tensor:               # logits (B, num_classes)
         "Images to logits through the routed grid; `sparse=None` means sparse at evaluation and masked in training."
-        return self.forward_head(self.forward_features(x, sparse))
+        return self.forward_head(self.route(x, sparse, pyramid=pyramid)[0][-1])
 
     def node_macs(self, H:int, W:int)->dict:
         "Measured MACs (on meta) of every grid element at an H x W input: C_row, C_col, gates, stem, head, base."
