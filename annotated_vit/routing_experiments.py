@@ -23,12 +23,12 @@ from .experiments import CHECKPOINT_DIR, _load_shapes_model, shapes_dls, train_s
 
 # %% auto #0
 __all__ = ['tiny_pyramid_config', 'shapes_dit_config', 'shapes_pvt_config', 'ABLATIONS', 'FAIR_RECIPE', 'FRESH_SEED',
-           'PAPER_TABLES_6_7', 'RoutingCB', 'shapes_dit', 'load_shapes_dit', 'shapes_pvt', 'load_shapes_pvt',
-           'routing_by_group', 'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep',
-           'ablation_model', 'fresh_dl', 'evaluate_cost', 'fair_run', 'run_study', 'plot_study', 'train_step_ms',
-           'train_command', 'target_verdict', 'region_counts', 'keep_by_region', 'descents_by_group', 'region_table',
-           'descent_table', 'plot_kept_tokens', 'run_ablations', 'run_ablation_seeds', 'seeds_table', 'seeds_verdict',
-           'ablation_table', 'ordering_verdict']
+           'STUDY_VARIANTS', 'PAPER_TABLES_6_7', 'RoutingCB', 'shapes_dit', 'load_shapes_dit', 'shapes_pvt',
+           'load_shapes_pvt', 'routing_by_group', 'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio',
+           'calibrate_keep', 'ablation_model', 'fresh_dl', 'evaluate_cost', 'fair_run', 'run_study', 'plot_study',
+           'train_step_ms', 'train_command', 'target_verdict', 'region_counts', 'keep_by_region', 'descents_by_group',
+           'region_table', 'descent_table', 'plot_kept_tokens', 'run_ablations', 'run_ablation_seeds', 'seeds_table',
+           'seeds_verdict', 'ablation_table', 'ordering_verdict']
 
 # %% ../nbs/09b_routing_experiments.ipynb #634e5330
 class _WithCost(nn.Module):
@@ -233,7 +233,7 @@ def ablation_model(
         if isinstance(g, RoutingGate): g.requires_grad_(False)   # gates that are not trained stay as they are
     return model, []
 
-# %% ../nbs/09b_routing_experiments.ipynb #6abedcf7
+# %% ../nbs/09b_routing_experiments.ipynb #803f2ea3
 FAIR_RECIPE = dict(n_train=12000, n_valid=1000, epochs=8, bs=32, wd=0.05, seed=0, palette='gray')   # both models
 FRESH_SEED = 7777   # the seed of the fresh test images
 
@@ -267,6 +267,9 @@ def fair_run(
     lr:float,          # this model's peak learning rate
     mu:float=1.0,      # DiT: the budget (target cost / PVTv2's)
     warmup:float=0.4,  # DiT: `RoutingCB(start=warmup)`
+    dit_kw:dict=None,  # DiT: `shapes_dit` overrides (another grid: `num_columns`, `depths`)
+    force:float=None,  # DiT: every gate forced to this keep rate, and no budget (1: the fully activated grid)
+    n_fresh:int=2000,  # fresh test images
     progress:bool=False,
     **recipe,          # overrides of `FAIR_RECIPE` (for shorter study runs)
 )->dict:               # dict(arch=, lr=, mu=, recipe=, history=, fresh=evaluate_cost(...), seconds=, model=)
@@ -274,33 +277,43 @@ def fair_run(
     if arch not in ('dit', 'pvt'): raise ValueError(f"fair_run: arch must be 'dit' or 'pvt', got {arch!r}")
     r = {**FAIR_RECIPE, **recipe}
     set_seed(r['seed'])
-    model = shapes_dit() if arch == 'dit' else shapes_pvt()
-    cbs = [RoutingCB(mu=mu, start=warmup)] if arch == 'dit' else []
+    model = shapes_dit(**(dit_kw or {})) if arch == 'dit' else shapes_pvt()
+    if arch == 'dit' and force is not None: force_gates(model, force, force)
+    cbs = [RoutingCB(mu=mu, lam=0. if force is not None else 1., start=warmup)] if arch == 'dit' else []
     dls = shapes_dls(r['n_train'], r['n_valid'], bs=r['bs'], seed=r['seed'], palette=r['palette'])
     t0 = time.time()
     learn = train_shapes(model, dls, epochs=r['epochs'], lr=lr, wd=r['wd'], progress=progress, cbs=cbs)
     secs = time.time() - t0
     return dict(arch=arch, lr=lr, mu=mu if arch == 'dit' else None, recipe=r, history=learn.history,
-                fresh=evaluate_cost(learn.model, fresh_dl()), seconds=secs, model=learn.model)
+                fresh=evaluate_cost(learn.model, fresh_dl(n_fresh)), seconds=secs, model=learn.model)
 
-# %% ../nbs/09b_routing_experiments.ipynb #baf86faf
+# %% ../nbs/09b_routing_experiments.ipynb #ac87108e
+STUDY_VARIANTS = {   # other DiTs of the study, at mu = 1: shapes_dit overrides, and forced gates
+    'every gate on (no budget)': dict(force=1.0),
+    'two blocks per stage': dict(dit_kw=dict(depths=(2, 2, 2, 2))),
+    'four columns': dict(dit_kw=dict(num_columns=4)),
+}
+
 def run_study(
-    out=None,                   # JSON file to write the results to; None: none
-    epochs=(4, 8, 16),          # training lengths, both models
-    mus=(0.5, 0.75, 1.0, 1.5),  # budgets, the DiT at `study_epochs`
+    out=None,                   # JSON file to write the results to (after every run); None: none
+    epochs=(4, 8, 16),          # training lengths, both models at mu = 1
+    mus=(0.5, 0.75, 1.5),       # more budgets, the DiT at `study_epochs`
+    variants=(),                # names of `STUDY_VARIANTS` to train at `study_epochs`, mu = 1
     study_epochs:int=8,
     lrs:dict=None,              # {'dit': lr, 'pvt': lr}; None: the learning rates of the shipped checkpoints
     n_train:int=4000,
     n_valid:int=1000,
-)->list:                        # one dict per run: arch, epochs, mu, lr, fresh (see `evaluate_cost`), seconds
-    "Accuracy on fresh images against training length (both models) and against the budget (the DiT)."
+    n_fresh:int=2000,
+)->list:                        # one dict per run: arch, variant, epochs, mu, lr, fresh (see `evaluate_cost`), history, seconds
+    "Fresh-image accuracy and cost against training length (both models), the budget and the grid (the DiT)."
     lrs = lrs or {a: checkpoint_meta(CHECKPOINT_DIR / f'shapes_{a}.safetensors')['settings']['lr'] for a in ('dit', 'pvt')}
-    runs = [(a, e, 1.0) for e in epochs for a in ('pvt', 'dit')] + [('dit', study_epochs, m) for m in mus if m != 1.0 or study_epochs not in epochs]
+    runs = ([(a, e, 1.0, None) for e in epochs for a in ('pvt', 'dit')] + [('dit', study_epochs, m, None) for m in mus]
+            + [('dit', study_epochs, 1.0, v) for v in variants])
     res = []
-    for arch, e, mu in tqdm(runs, desc='study'):
-        r = fair_run(arch, lrs[arch], mu=mu, epochs=e, n_train=n_train, n_valid=n_valid)
-        res.append(dict(arch=arch, epochs=e, mu=mu if arch == 'dit' else None, lr=lrs[arch], fresh=r['fresh'],
-                        seconds=r['seconds'], n_train=n_train))
+    for arch, e, mu, v in tqdm(runs, desc='study'):
+        r = fair_run(arch, lrs[arch], mu=mu, epochs=e, n_train=n_train, n_valid=n_valid, n_fresh=n_fresh, **STUDY_VARIANTS.get(v, {}))
+        res.append(dict(arch=arch, variant=v, epochs=e, mu=mu if arch == 'dit' else None, lr=lrs[arch], fresh=r['fresh'],
+                        history=r['history'], seconds=r['seconds'], n_train=n_train))
         if out: Path(out).write_text(json.dumps(res, indent=1))
     return res
 
@@ -308,15 +321,15 @@ def plot_study(res:list):   # the output of `run_study` -> a matplotlib Figure
     "Two panels: fresh-image accuracy against epochs for DiT (mu = 1) and PVTv2; the DiT's accuracy and cost against mu."
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
     for arch, label in (('pvt', 'PVTv2'), ('dit', 'DiT, mu = 1')):
-        pts = sorted((r['epochs'], r['fresh']['acc']) for r in res if r['arch'] == arch and (arch == 'pvt' or r['mu'] == 1.0))
+        pts = sorted((r['epochs'], r['fresh']['acc']) for r in res if r['arch'] == arch and not r['variant'] and (arch == 'pvt' or r['mu'] == 1.0))
         a.plot(*zip(*pts), 'o-', label=label)
     a.set(xlabel='epochs', ylabel='accuracy on fresh images', xscale='log', ylim=(0, 1)); a.legend(fontsize=8)
     a.set_xticks(sorted({r['epochs'] for r in res})); a.set_xticklabels(sorted({r['epochs'] for r in res}))
-    e = max((r['epochs'] for r in res if r['arch'] == 'dit' and r['mu'] != 1.0), default=None)
-    dits = sorted((r['mu'], r['fresh']['acc'], r['fresh']['cost']) for r in res if r['arch'] == 'dit' and r['epochs'] == e)
-    pvt = [r['fresh']['acc'] for r in res if r['arch'] == 'pvt' and r['epochs'] == e]
+    e = max((r['epochs'] for r in res if r['arch'] == 'dit' and r['mu'] != 1.0 and not r['variant']), default=None)
+    dits = sorted((r['mu'], r['fresh']['acc'], r['fresh']['cost']) for r in res if r['arch'] == 'dit' and r['epochs'] == e and not r['variant'])
+    pvt = [r['fresh']['acc'] for r in res if r['arch'] == 'pvt' and r['epochs'] == e and not r['variant']]
     if dits:
-        b.plot([d[1 + 1] for d in dits], [d[1] for d in dits], 'o-', color='C1', label='DiT')
+        b.plot([d[2] for d in dits], [d[1] for d in dits], 'o-', color='C1', label='DiT')
         for m, acc, cost in dits: b.annotate(f'mu {m:g}', (cost, acc), fontsize=7, xytext=(3, -9), textcoords='offset points')
     if pvt: b.plot([1.0], pvt[:1], 's', color='C0', label='PVTv2')
     b.set(xlabel='realised cost / PVTv2', ylabel='accuracy on fresh images', ylim=(0, 1),
@@ -486,7 +499,7 @@ def plot_kept_tokens(
     fig.tight_layout(pad=0.3)
     return fig
 
-# %% ../nbs/09b_routing_experiments.ipynb #69e3da83
+# %% ../nbs/09b_routing_experiments.ipynb #4e944370
 PAPER_TABLES_6_7 = {'random masks': 79.4, 'static gates': 80.7, 'attention masks': 81.3, 'learned routing': 83.1,
                     'fully activated': 83.5}   # ImageNet top-1 (%) of DiT-B2's variants, Tables 6 and 7
 
@@ -521,15 +534,17 @@ def run_ablations(
 
 def run_ablation_seeds(
     seeds=(0, 1, 2),   # one full `run_ablations` per seed: its own images, initial weights and shuffling
+    out=None,          # JSON file to write the results to (after every seed); None: none
     **kwargs,          # passed to `run_ablations`
 )->dict:               # {name: dict(acc=[per seed], cost=[per seed])}
     "`run_ablations` over several seeds: each variant's accuracy and realised cost per seed."
-    out = {}
+    res = {}
     for s in seeds:
         for name, r in run_ablations(seed=s, **kwargs).items():
-            d = out.setdefault(name, dict(acc=[], cost=[]))
+            d = res.setdefault(name, dict(acc=[], cost=[]))
             d['acc'].append(r['row']['valid_acc']); d['cost'].append(r['cost'])
-    return out
+        if out: Path(out).write_text(json.dumps(dict(seeds=list(seeds), settings=kwargs, results=res), indent=1))
+    return res
 
 def seeds_table(res:dict)->str:
     "A markdown table of `run_ablation_seeds`: mean and spread (standard deviation over seeds) of accuracy and cost."
