@@ -359,11 +359,11 @@ def train_step_ms(
         if k >= 2: ts.append(time.perf_counter() - t0)
     return 1e3 * float(np.median(ts))
 
-# %% ../nbs/09b_routing_experiments.ipynb #bbd44dff
+# %% ../nbs/09b_routing_experiments.ipynb #02b47867
 def train_command(path)->str:
     "The `python -m annotated_vit.train` command that rebuilds a checkpoint, from the settings stored in it."
     s = checkpoint_meta(path)['settings']
-    keys = ['arch', 'n_train', 'n_valid', 'epochs', 'bs', 'lr', 'wd', 'seed', 'palette'] + (['mu', 'lam', 'warmup'] if s['arch'] == 'dit' else [])
+    keys = ['arch', 'n_train', 'n_valid', 'epochs', 'bs', 'lr', 'wd', 'seed', 'palette'] + (['mu', 'lam', 'warmup', 'depth'] if s['arch'] == 'dit' else [])
     return 'python -m annotated_vit.train ' + ' '.join(f'--{k} {s[k]}' for k in keys if k in s) + f' --out {Path(path).name}'
 
 def target_verdict(

@@ -39,7 +39,7 @@ _all_ = ['shapes_vit_config', 'CHECKPOINT_DIR', 'tiny_pyramid_config', 'shapes_d
          'routing_summary', 'plot_routing_summary', 'TopKGate', 'cost_ratio', 'calibrate_keep', 'ablation_model',
          'run_ablations', 'ablation_table', 'ordering_verdict']   # the learner, the experiments and the command line
 
-# %% ../nbs/09c_train.ipynb #0f501e9f
+# %% ../nbs/09c_train.ipynb #c4eb0de4
 def main(
     out:str=None,          # checkpoint (safetensors) that rank 0 writes; None: none
     summary:str=None,      # JSON that rank 0 writes: settings, history, every rank's weight digest
@@ -57,10 +57,12 @@ def main(
     mu:float=1.0,          # DiT only: target expected MACs / the plain PVTv2's
     lam:float=1.0,         # DiT only: weight of the budget loss
     warmup:float=0.4,      # DiT only: fraction of the steps before the budget loss starts (`RoutingCB.start`)
+    depth:int=1,           # DiT only: blocks in each stage copy (2: a route to the classifier as deep as the PVTv2)
 ):
     "Train `shapes_vit` (or `shapes_dit`) on `ShapesDataset`; under `torchrun --nproc_per_node N` on N processes (gloo)."
     if arch not in ('vit', 'pvt', 'dit'): raise ValueError(f"main: arch must be 'vit', 'pvt' or 'dit', got {arch!r}")
     if not 0 <= warmup <= 1: raise ValueError(f"main: --warmup is a fraction of the training steps, in [0, 1]; got {warmup}")
+    if depth < 1: raise ValueError(f"main: --depth (blocks per stage copy) must be at least 1, got {depth}")
     for name, v in dict(n_train=n_train, n_valid=n_valid, epochs=epochs, bs=bs, threads=threads).items():
         if v < 1: raise ValueError(f"main: --{name} must be at least 1, got {v}")
     if not lr > 0: raise ValueError(f"main: --lr must be positive, got {lr}")
@@ -71,10 +73,10 @@ def main(
                         world_size=get_world_size(), palette=palette, arch=arch)
         set_seed(seed)
         build, config = dict(vit=(shapes_vit, shapes_vit_config), pvt=(shapes_pvt, shapes_pvt_config),
-                             dit=(shapes_dit, shapes_dit_config))[arch]
-        model = build()
+                             dit=(shapes_dit, {**shapes_dit_config, 'depths': (depth,) * 4}))[arch]
+        model = build(**config)
         cbs = [RoutingCB(mu=mu, lam=lam, start=warmup)] if arch == 'dit' else []
-        if arch == 'dit': settings.update(mu=mu, lam=lam, warmup=warmup)
+        if arch == 'dit': settings.update(mu=mu, lam=lam, warmup=warmup, depth=depth)
         dls = shapes_dls(n_train, n_valid, bs=bs, seed=seed, palette=palette)
         t0 = time.time()
         learn = train_shapes(model, dls, epochs=epochs, lr=lr, wd=wd, threads=threads, progress=not quiet, cbs=cbs)
