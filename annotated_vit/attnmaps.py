@@ -240,8 +240,12 @@ def _as_maps(maps, img)->AttentionMaps:   # a plain list of (1, h, N, N) maps: s
 # %% ../nbs/03a_attention_maps.ipynb #709043ea
 class _DistinctTicks(Formatter):
     "Tick labels with the fewest decimals that write every tick exactly: 0.0046, 0.0048, 0.005 -> 0.0046, 0.0048, 0.0050."
+    def set_locs(self, locs):
+        "Remember the tick positions: the decimals are chosen for all of them together."
+        self.ticks = np.asarray(locs, dtype=float)
     def __call__(self, x, pos=None):
-        locs = np.asarray(self.locs if len(self.locs) else [x], dtype=float)
+        ticks = getattr(self, 'ticks', np.empty(0))
+        locs = ticks if len(ticks) else np.asarray([x], dtype=float)
         step = np.diff(np.sort(locs)).min() if len(locs) > 1 else max(abs(x), 1e-12)
         d = next((d for d in range(12) if np.allclose(np.round(locs, d), locs, rtol=0, atol=step * 1e-3)), 12)
         return f'{x:.{d}f}'
