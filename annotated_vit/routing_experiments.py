@@ -499,7 +499,7 @@ def plot_kept_tokens(
     fig.tight_layout(pad=0.3)
     return fig
 
-# %% ../nbs/09b_routing_experiments.ipynb #4e944370
+# %% ../nbs/09b_routing_experiments.ipynb #ad58a103
 PAPER_TABLES_6_7 = {'random masks': 79.4, 'static gates': 80.7, 'attention masks': 81.3, 'learned routing': 83.1,
                     'fully activated': 83.5}   # ImageNet top-1 (%) of DiT-B2's variants, Tables 6 and 7
 
@@ -519,8 +519,11 @@ def run_ablations(
     target, keep, out = 1.0, None, {}
     for name in tqdm(names, desc='ablations'):
         if name in ('random masks', 'static gates', 'attention masks') and keep is None:
+            xv = next(iter(dls.valid))[0]
+            torch.manual_seed(seed)
+            ends = [cost_ratio(force_gates(shapes_dit(), row=p, col=p).eval(), xv) for p in (0., 1.)]   # reachable costs
             set_seed(seed)
-            keep = calibrate_keep(shapes_dit(), next(iter(dls.valid))[0], target=target)   # at the learned routing's cost
+            keep = calibrate_keep(shapes_dit(), xv, target=min(max(target, ends[0] + 1e-3), ends[1] - 1e-3))   # the learned cost
         set_seed(seed)
         model, cbs = ablation_model(name, keep=keep or 0.5)
         t0 = time.time()
