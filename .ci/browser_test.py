@@ -30,7 +30,7 @@ LESSONS = {
     '01_patches': 1,           # patch explorer
     '03a_attention_maps': 2,   # attention explorer (raw / rollout) on a tiny ViT and on ViT-Ti/16 from the class token
     '04_windows': 1,           # window explorer
-    '10_widgets': 6,           # attention (ViT, ViTDet), window, patch, routing (random and trained DiT)
+    '10_widgets': 6,           # attention (ViT, ViTDet), window, patch, routing (the shipped trained DiT, then random gates)
 }
 MODES = ('quiet', 'busy')
 BUSY_S = 900   # a busy-loop process ends by itself after this many seconds, whatever happens to the test

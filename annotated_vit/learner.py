@@ -374,7 +374,9 @@ def one_cycle_lr(
     lr0 = lr_max / div_factor
     warm = pct_start * total_steps - 1   # last step of the warm-up (PyTorch's convention)
     if warm > 0 and step <= warm: start, end, u = lr0, lr_max, step / warm
-    else: start, end, u = lr_max, lr0 / final_div_factor, (step - max(warm, 0)) / (total_steps - 1 - max(warm, 0))
+    else:
+        span = total_steps - 1 - max(warm, 0)   # 0 for a single step: that step runs at the peak
+        start, end, u = lr_max, lr0 / final_div_factor, (step - max(warm, 0)) / span if span > 0 else 0.
     return end + (start - end) / 2 * (1 + math.cos(math.pi * u))
 
 # %% ../nbs/09_learner.ipynb #71c66ed0

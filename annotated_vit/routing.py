@@ -384,7 +384,7 @@ def _down(P:OverlapPatchEmbed, x:Tensor, g:Tensor, sparse:bool)->Tensor:   # x (
     out = x.new_zeros(B, (H + 1) // 2, (W + 1) // 2, P.proj.out_channels)
     return out.index_copy(0, sel, P(x.index_select(0, sel).permute(0, 3, 1, 2)))
 
-# %% ../nbs/08_routing.ipynb #2168c5ed
+# %% ../nbs/08_routing.ipynb #ad5d59e2
 class DiT(nn.Module):
     "DiT (Dynamic Token Routing, Ma et al. 2023; not the diffusion transformer): PVTv2 stages on a routed scale x depth grid."
     def __init__(self,
@@ -418,7 +418,11 @@ class DiT(nn.Module):
         self.head = nn.Linear(d[3], num_classes) if num_classes else nn.Identity()
         self._macs = {}
 
-    def route(self, x:Tensor, sparse:bool=None)->tuple:   # -> ([F_0M .. F_3M], cost (B,))
+    def route(self,
+        x:Tensor,            # images (B, 3, H, W)
+        sparse:bool=None,    # None: sparse in eval, masked in training
+        pyramid:bool=True,   # False: skip the stages B_{i,M-1}, i < 3, whose outputs F_{i,M} only a pyramid reads
+    )->tuple:                # ([F_0M .. F_3M], cost (B,)); with pyramid=False the first three are None
         "Walk the grid (Eq. 4), returning the last node of every row and each image's expected MACs (Eq. 5-6)."
         _check_images(x, self.in_chans)
         sparse = not self.training if sparse is None else sparse
@@ -430,7 +434,9 @@ class DiT(nn.Module):
         cost = x.new_full((B,), float(costs['stem'] + costs['head']))
         for j in range(M + 1):
             for i in range(4):
-                if (i, j) != (0, 0):
+                if j == M and i < 3 and not pyramid:   # nothing reads F_iM: its stage need not run
+                    Fm[i, j], alive[i, j] = None, alive[i, j - 1]
+                elif (i, j) != (0, 0):
                     Fm[i, j], alive[i, j] = self._node(Fm, alive, row, col, i, j, sparse)
                 if j < M:       # row gate of stage B_ij: per token
                     gate = self.row_gates[i][j]
@@ -466,7 +472,7 @@ class DiT(nn.Module):
 
     def forward_with_cost(self, x:Tensor, sparse:bool=None)->tuple:   # -> (logits (B, classes), cost (B,))
         "Logits and each image's expected MACs (for `budget_loss`); `sparse=None`: sparse in eval, masked in training."
-        pyramid, cost = self.route(x, sparse)
+        pyramid, cost = self.route(x, sparse, pyramid=False)
         return self.forward_head(pyramid[-1]), cost
 
     def forward_pyramid(self, x:Tensor, sparse:bool=None)->list:   # -> [F_0M .. F_3M], channels-last maps
@@ -475,18 +481,19 @@ class DiT(nn.Module):
 
     def forward_features(self, x:Tensor, sparse:bool=None)->Tensor:   # -> F_3M (B, H/32, W/32, C4)
         "The last node of the 1/32 row; `sparse=None`: sparse in eval, masked in training."
-        return self.route(x, sparse)[0][-1]
+        return self.route(x, sparse, pyramid=False)[0][-1]
 
     def forward_head(self, x:Tensor)->Tensor:   # (B, h, w, C4) -> (B, num_classes)
         "Average the tokens of the last map, then the linear head (PVTv2's)."
         return self.head(x.mean(dim=(1, 2)))
 
     def forward(self,
-        x:Tensor,           # images (B, 3, H, W)
-        sparse:bool=None,   # None: the sparse mode in eval, the masked mode in training; True/False: that mode
-    )->Tensor:              # logits (B, num_classes)
+        x:Tensor,            # images (B, 3, H, W)
+        sparse:bool=None,    # None: the sparse mode in eval, the masked mode in training; True/False: that mode
+        pyramid:bool=False,  # True: walk the whole grid, as a dense task does (the same logits, more work)
+    )->Tensor:               # logits (B, num_classes)
         "Images to logits through the routed grid; `sparse=None` means sparse at evaluation and masked in training."
-        return self.forward_head(self.forward_features(x, sparse))
+        return self.forward_head(self.route(x, sparse, pyramid=pyramid)[0][-1])
 
     def node_macs(self, H:int, W:int)->dict:
         "Measured MACs (on meta) of every grid element at an H x W input: C_row, C_col, gates, stem, head, base."
@@ -557,24 +564,30 @@ def fix_routing(
         for j, g in enumerate(gs): g.force = float(j == down_at[i])
     return model
 
-# %% ../nbs/08_routing.ipynb #f6f7d608
+# %% ../nbs/08_routing.ipynb #c64a8485
 @contextmanager
 def record_routing(
     model:nn.Module,    # any model containing `RoutingGate`s (`DiT`, `RoutedBlock`, ...)
     detach:bool=True,   # store decisions detached from the autograd graph
-):  # yields a list that fills with dict(name=..., kind='row'|'col', keep=...) per gate call, in call order
-    "Collect every gate decision of the forward passes run inside the `with` block."
+):  # yields a list that fills with dict(name=, kind='row'|'col', keep=, alive=, forced=) per gate call, in call order
+    "Collect every gate decision of the forward passes run inside the `with` block, with the images it applied to."
     gates = [(n, m) for n, m in model.named_modules() if isinstance(m, RoutingGate)]
     if not gates:
         raise ValueError(f"record_routing: no `RoutingGate` in {type(model).__name__}; "
                          "expected a model built from annotated_vit.routing (DiT, RoutedBlock, ...)")
-    records, handles = [], []
+    records, handles, args = [], [], {}
+    def pre(name):   # the gate's own call: which images reach it (`alive`), which are forced on (`force_on`)
+        def f(mod, a, kw): args[name] = kw.get('alive'), kw.get('force_on')
+        return f
     def hook(name, gate):
         def f(mod, inp, out):
-            records.append(dict(name=name, kind='col' if gate.pool else 'row', keep=out.detach() if detach else out))
+            alive, forced = args.pop(name, (None, None))
+            records.append(dict(name=name, kind='col' if gate.pool else 'row', keep=out.detach() if detach else out,
+                                alive=alive, forced=forced))   # alive, forced: (B,) bool or None (all / none)
         return f
     try:
         for n, g in gates:
+            handles.append(g.register_forward_pre_hook(pre(n), with_kwargs=True))
             handles.append(g.decision.register_forward_hook(hook(n, g)))
         yield records
     finally:
