@@ -18,19 +18,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record_outputs import directives  # noqa: E402  (one reader of the `#|` lines for both scripts)
+
 root = Path(__file__).resolve().parent.parent
 nbs = root / 'nbs'
-
-def directives(src: str) -> dict:
-    "The `#| name value` lines at the top of a cell, as {name: value}."
-    out = {}
-    for line in src.splitlines():
-        m = re.match(r'\s*#\|\s*([\w-]+:?)\s*(.*)', line)
-        if not m:
-            if line.strip(): break
-            continue
-        out[m.group(1).rstrip(':')] = m.group(2).strip()
-    return out
 
 def runnable(cell, slow: bool) -> bool:
     "Whether a learner's Run All (in this mode) runs `cell`."
