@@ -325,6 +325,7 @@ def plot_study(res:list):   # the output of `run_study` -> a matplotlib Figure
         a.plot(*zip(*pts), 'o-', label=label)
     a.set(xlabel='epochs', ylabel='accuracy on fresh images', xscale='log', ylim=(0, 1)); a.legend(fontsize=8)
     a.set_xticks(sorted({r['epochs'] for r in res})); a.set_xticklabels(sorted({r['epochs'] for r in res}))
+    a.minorticks_off()   # the log axis would label 6 x 10^0 between the epochs
     e = max((r['epochs'] for r in res if r['arch'] == 'dit' and r['mu'] != 1.0 and not r['variant']), default=None)
     dits = sorted((r['mu'], r['fresh']['acc'], r['fresh']['cost']) for r in res if r['arch'] == 'dit' and r['epochs'] == e and not r['variant'])
     pvt = [r['fresh']['acc'] for r in res if r['arch'] == 'pvt' and r['epochs'] == e and not r['variant']]
