@@ -191,6 +191,7 @@ def calibrate_keep(
     target:float=1.0,    # wanted cost / PVTv2's
     steps:int=12,        # bisection steps
     seed:int=0,          # the random gates draw from this seed at every evaluation
+    clip:bool=False,     # True: a target out of reach gives the nearest end (p = 0 or 1) instead of an error
 )->float:                # the keep rate p
     "Keep rate p of every gate (forced random) at which `model` costs `target` times the PVTv2, by bisection."
     if not target > 0: raise ValueError(f"calibrate_keep: target (a cost / PVTv2's) must be > 0, got {target!r}")
@@ -201,6 +202,7 @@ def calibrate_keep(
             torch.manual_seed(seed)
             c = cost_ratio(force_gates(model, row=p, col=p), x)
             if (p == 0. and target < c) or (p == 1. and target > c):
+                if clip: return p
                 raise ValueError(f"calibrate_keep: target={target} is out of reach: the {side} routing "
                                  f"(every gate forced to {p:g}) already costs {c:.3f} times the PVTv2")
         for _ in range(steps):
@@ -396,10 +398,16 @@ def region_counts(
     return torch.stack([(k & on).sum(), on.sum(), (k & off).sum(), off.sum()]).float()
 
 # %% ../nbs/09b_routing_experiments.ipynb #3f365ea9
-def _batches(ds, n:int, bs:int):   # -> (images (b, 3, H, W), masks (b, H, W), groups (b,)) over the first n items
-    for s in range(0, n, bs):
-        idx = range(s, min(n, s + bs))
-        yield torch.stack([ds[i][0] for i in idx]), ds.masks[s:s + len(idx)], ds.groups[s:s + len(idx)]
+def _recorded(model, ds, n:int=None, bs:int=100):   # -> (gate records, masks (b, H, W), groups (b,)) per batch
+    "Run `model` in eval mode over the first `n` items of `ds` (None: all), recording every gate decision."
+    was, n = model.training, len(ds) if n is None else min(n, len(ds))
+    model.eval()
+    try:
+        for s in range(0, n, bs):
+            idx = range(s, min(n, s + bs))
+            with torch.no_grad(), record_routing(model) as recs: model(torch.stack([ds[i][0] for i in idx]))
+            yield recs, ds.masks[s:s + len(idx)], ds.groups[s:s + len(idx)]
+    finally: model.train(was)
 
 @torch.no_grad()
 def keep_by_region(
@@ -410,15 +418,11 @@ def keep_by_region(
     obj:float=0.5,  # see `region_counts`
 )->dict:            # {row gate name: dict(object=P(keep | object), background=P(keep | background), n_object=, n_background=)}
     "P(keep | object token) and P(keep | background token) of every row gate of `model`, over the images that reach it."
-    was, n = model.training, len(ds) if n is None else min(n, len(ds))
-    model.eval(); sums = {}
-    try:
-        for x, masks, _ in _batches(ds, n, bs):
-            with record_routing(model) as recs: model(x)
-            for r in recs:
-                if r['kind'] == 'row':
-                    sums[r['name']] = sums.get(r['name'], 0) + region_counts(r['keep'], masks, r['alive'], obj)
-    finally: model.train(was)
+    sums = {}
+    for recs, masks, _ in _recorded(model, ds, n, bs):
+        for r in recs:
+            if r['kind'] == 'row':
+                sums[r['name']] = sums.get(r['name'], 0) + region_counts(r['keep'], masks, r['alive'], obj)
     ratio = lambda a, b: (a / b).item() if b > 0 else float('nan')
     return {k: dict(object=ratio(s[0], s[1]), background=ratio(s[2], s[3]), n_object=int(s[1]), n_background=int(s[3]))
             for k, s in sums.items()}
@@ -432,21 +436,17 @@ def descents_by_group(
     groups=tuple(SCALE_GROUPS),
 )->dict:            # {column gate name: {group: dict(reach=, chose=, forced=)}}
     "Per column gate and size group: the share of images that reach it, and of those, the share that the gate sends down and the share forced down."
-    was, n = model.training, len(ds) if n is None else min(n, len(ds))
-    model.eval(); sums, counts = {}, torch.zeros(len(groups))
-    try:
-        for x, _, g in _batches(ds, n, bs):
-            counts += torch.bincount(g, minlength=len(groups))
-            with record_routing(model) as recs: model(x)
-            for r in recs:
-                if r['kind'] != 'col': continue
-                alive = torch.ones_like(g, dtype=torch.bool) if r['alive'] is None else r['alive']
-                forced = torch.zeros_like(alive) if r['forced'] is None else r['forced'] & alive
-                chose = (r['keep'] > 0) & alive & ~forced
-                per = lambda m: torch.zeros(len(groups)).index_add_(0, g, m.float())
-                s = sums.setdefault(r['name'], torch.zeros(3, len(groups)))
-                s += torch.stack([per(alive), per(chose), per(forced)])
-    finally: model.train(was)
+    sums, counts = {}, torch.zeros(len(groups))
+    for recs, _, g in _recorded(model, ds, n, bs):
+        counts += torch.bincount(g, minlength=len(groups))
+        per = lambda m: torch.zeros(len(groups)).index_add_(0, g, m.float())   # m (b,) -> sum per group
+        for r in recs:
+            if r['kind'] != 'col': continue
+            alive = torch.ones_like(g, dtype=torch.bool) if r['alive'] is None else r['alive']
+            forced = torch.zeros_like(alive) if r['forced'] is None else r['forced'] & alive
+            chose = (r['keep'] > 0) & alive & ~forced
+            s = sums.setdefault(r['name'], torch.zeros(3, len(groups)))
+            s += torch.stack([per(alive), per(chose), per(forced)])
     out = {}
     for k, (reach, chose, forced) in sums.items():
         out[k] = {gn: dict(reach=(reach[i] / counts[i]).item(),
@@ -520,11 +520,8 @@ def run_ablations(
     target, keep, out = 1.0, None, {}
     for name in tqdm(names, desc='ablations'):
         if name in ('random masks', 'static gates', 'attention masks') and keep is None:
-            xv = next(iter(dls.valid))[0]
-            torch.manual_seed(seed)
-            ends = [cost_ratio(force_gates(shapes_dit(), row=p, col=p).eval(), xv) for p in (0., 1.)]   # reachable costs
-            set_seed(seed)
-            keep = calibrate_keep(shapes_dit(), xv, target=min(max(target, ends[0] + 1e-3), ends[1] - 1e-3))   # the learned cost
+            set_seed(seed)   # at the learned routing's cost, or the nearest one forced gates can reach
+            keep = calibrate_keep(shapes_dit(), next(iter(dls.valid))[0], target=target, clip=True)
         set_seed(seed)
         model, cbs = ablation_model(name, keep=keep or 0.5)
         t0 = time.time()
